@@ -1,0 +1,53 @@
+# Thin wrapper over configure + ninja; see README.md.
+#   make          build ./vmm (and the unit tests)
+#   make images   build the guest kernel and initramfs (cached)
+#   make check    unit tests, fuzz smoke, boot tests
+#   make run      boot the guest with a shell (SHARE=/path once virtio-fs lands)
+#   make fuzz     run each fuzz target longer (FUZZ_SECONDS, default 300)
+#   make clean
+NINJA ?= ninja
+FUZZ_SECONDS ?= 300
+SRCS := $(sort $(wildcard vmm/*.c devices/*.c firmware/*.c tests/unit/*.c tests/fuzz/*.c))
+
+.PHONY: all check unit fuzz-smoke fuzz boot-tests images run clean deps
+
+all: build/build.ninja
+	$(NINJA) -C build
+
+deps:
+	./configure --install-deps
+
+# Re-run configure when it, or the set of source files, changes.
+build/srclist: FORCE
+	@mkdir -p build
+	@echo '$(SRCS)' | cmp -s - $@ || echo '$(SRCS)' > $@
+build/build.ninja: configure build/srclist
+	./configure --install-deps
+
+images:
+	images/build
+
+unit: all
+	build/unit-tests
+
+fuzz-smoke: build/build.ninja
+	tests/fuzz/run $(if $(CI),30,30)
+
+fuzz: build/build.ninja
+	tests/fuzz/run $(FUZZ_SECONDS)
+
+boot-tests: all images
+	tests/boot/run
+
+check: all images
+	build/unit-tests
+	@if [ -x tests/fuzz/run ]; then tests/fuzz/run 30; fi
+	tests/boot/run
+
+run: all images
+	build/vmm $(if $(SHARE),--share $(SHARE)) $(VMM_ARGS)
+
+clean:
+	rm -rf build
+
+FORCE:

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+#include "vmm/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+const char cli_usage[] =
+	"Usage: vmm [OPTIONS]\n"
+	"Boot a Linux guest under KVM with per-device DMA apertures.\n"
+	"\n"
+	"  --kernel PATH         bzImage or uncompressed ELF vmlinux (default: images/out/vmlinux)\n"
+	"  --initrd PATH|none    initramfs (default: initramfs.cpio beside the kernel)\n"
+	"  --cmdline ARGS        extra kernel parameters, appended to the generated ones\n"
+	"  --cpus N              vCPUs, 1-64 (default 1)\n"
+	"  --memory SIZE         guest RAM, e.g. 512M or 2G (default 512M)\n"
+	"  --cpu-template NAME   host (default) or baseline (x86-64-v2, no AVX)\n"
+	"  --exec CMD            run CMD with /bin/sh -c in the guest; exit with its status\n"
+	"  --events FILE         write boot events as JSON lines to FILE\n"
+	"  --timeout SECONDS     stop the guest after SECONDS and exit 124\n"
+	"  --verbose             kernel boot messages and monitor debug lines\n"
+	"  --help                this text\n"
+	"  --version             print the version\n"
+	"\n"
+	"Exit status: the guest command's status; 2 for bad arguments; 124 on\n"
+	"--timeout; 125 when the guest crashed or reset without reporting a status.\n"
+	"Console: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A.\n";
+
+enum {
+	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_CPU_TEMPLATE,
+	OPT_EXEC, OPT_EVENTS, OPT_TIMEOUT, OPT_VERBOSE, OPT_HELP, OPT_VERSION,
+};
+
+static const struct option options[] = {
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "initrd", required_argument, NULL, OPT_INITRD },
+	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "memory", required_argument, NULL, OPT_MEMORY },
+	{ "cpu-template", required_argument, NULL, OPT_CPU_TEMPLATE },
+	{ "exec", required_argument, NULL, OPT_EXEC },
+	{ "events", required_argument, NULL, OPT_EVENTS },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "verbose", no_argument, NULL, OPT_VERBOSE },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int bad(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static bool seen_once(unsigned *mask, int opt)
+{
+	unsigned bit = 1u << (opt - OPT_KERNEL);
+	bool dup = *mask & bit;
+
+	*mask |= bit;
+	return dup;
+}
+
+int cli_parse(int argc, char **argv, struct vmm_config *cfg, char *err, size_t errlen)
+{
+	unsigned seen = 0;
+	uint64_t v;
+	int opt, rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->cpus = 1;
+	cfg->memory = CLI_DEFAULT_MEMORY;
+	cfg->cpu_template = CPU_TEMPLATE_HOST;
+	optind = 0; /* full reset of getopt's state: tests call us repeatedly */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		if (opt == '?') {
+			if (optopt)
+				return bad(err, errlen, "option '%s' needs a value (see --help)", argv[optind - 1]);
+			return bad(err, errlen, "unknown option '%s' (see --help)", argv[optind - 1]);
+		}
+		if (opt != OPT_VERBOSE && opt != OPT_HELP && opt != OPT_VERSION && seen_once(&seen, opt))
+			return bad(err, errlen, "option '--%s' given twice", options[opt - OPT_KERNEL].name);
+		switch (opt) {
+		case OPT_KERNEL:
+			if (!*optarg)
+				return bad(err, errlen, "--kernel: empty path");
+			cfg->kernel = optarg;
+			break;
+		case OPT_INITRD:
+			if (!*optarg)
+				return bad(err, errlen, "--initrd: empty path");
+			cfg->initrd = optarg;
+			break;
+		case OPT_CMDLINE:
+			cfg->cmdline = optarg;
+			break;
+		case OPT_CPUS:
+			rc = parse_uint(optarg, 1, CLI_MAX_CPUS, &v);
+			if (rc)
+				return bad(err, errlen, "--cpus: '%s' is not a number from 1 to %d", optarg, CLI_MAX_CPUS);
+			cfg->cpus = (unsigned)v;
+			break;
+		case OPT_MEMORY:
+			rc = parse_size(optarg, &v);
+			if (rc)
+				return bad(err, errlen, "--memory: '%s' is not a size (use e.g. 512M or 2G)", optarg);
+			if (v < CLI_MIN_MEMORY || v > CLI_MAX_MEMORY)
+				return bad(err, errlen, "--memory: %s is out of range (64M to 1T)", optarg);
+			if (!is_aligned(v, SZ_2M))
+				return bad(err, errlen, "--memory: %s is not a multiple of 2 MiB", optarg);
+			cfg->memory = v;
+			break;
+		case OPT_CPU_TEMPLATE:
+			if (cpuid_template_parse(optarg, &cfg->cpu_template))
+				return bad(err, errlen, "--cpu-template: '%s' is not one of: host, baseline", optarg);
+			break;
+		case OPT_EXEC:
+			cfg->exec = optarg;
+			break;
+		case OPT_EVENTS:
+			if (!*optarg)
+				return bad(err, errlen, "--events: empty path");
+			cfg->events = optarg;
+			break;
+		case OPT_TIMEOUT:
+			rc = parse_uint(optarg, 1, CLI_MAX_TIMEOUT, &v);
+			if (rc)
+				return bad(err, errlen, "--timeout: '%s' is not a number of seconds from 1 to %d",
+					   optarg, CLI_MAX_TIMEOUT);
+			cfg->timeout_s = (unsigned)v;
+			break;
+		case OPT_VERBOSE:
+			cfg->verbose = true;
+			break;
+		case OPT_HELP:
+			cfg->action = CLI_HELP;
+			return 0;
+		case OPT_VERSION:
+			cfg->action = CLI_VERSION;
+			return 0;
+		}
+	}
+	if (optind < argc)
+		return bad(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
+	return 0;
+}

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+#include "vmm/memory.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+int gm_create(struct guest_mem *m, uint64_t size)
+{
+	uint64_t low = size < GM_MMIO_HOLE_START ? size : GM_MMIO_HOLE_START;
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	if (size == 0 || !is_aligned(size, SZ_2M))
+		return -EINVAL;
+	m->fd = memfd_create("aperture-ram", MFD_CLOEXEC);
+	if (m->fd < 0)
+		return -errno;
+	if (ftruncate(m->fd, (off_t)size) < 0)
+		goto fail;
+	m->map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, m->fd, 0);
+	if (m->map == MAP_FAILED) {
+		m->map = NULL;
+		goto fail;
+	}
+	/* Transparent huge pages help the EPT/NPT; failure is harmless. */
+	(void)madvise(m->map, size, MADV_HUGEPAGE);
+	m->size = size;
+	m->region[0] = (struct gm_region){ .gpa = 0, .size = low, .host = m->map, .fd_offset = 0 };
+	m->nregions = 1;
+	if (size > low) {
+		m->region[1] = (struct gm_region){
+			.gpa = SZ_4G, .size = size - low, .host = m->map + low, .fd_offset = low,
+		};
+		m->nregions = 2;
+	}
+	return 0;
+fail:
+	err = -errno;
+	gm_destroy(m);
+	return err;
+}
+
+void gm_destroy(struct guest_mem *m)
+{
+	if (m->map)
+		munmap(m->map, m->size);
+	if (m->fd >= 0)
+		close(m->fd);
+	m->map = NULL;
+	m->fd = -1;
+	m->nregions = 0;
+}
+
+uint64_t gm_low_end(const struct guest_mem *m)
+{
+	return m->nregions ? m->region[0].gpa + m->region[0].size : 0;
+}
+
+void *gm_slice(const struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+	if (len == 0)
+		len = 1;
+	if (gpa + len < gpa)
+		return NULL;
+	for (unsigned i = 0; i < m->nregions; i++) {
+		const struct gm_region *r = &m->region[i];
+
+		if (gpa >= r->gpa && gpa - r->gpa <= r->size && len <= r->size - (gpa - r->gpa))
+			/* SAFETY: [gpa, gpa+len) lies inside region i, which maps r->size host bytes. */
+			return r->host + (gpa - r->gpa);
+	}
+	return NULL;
+}
+
+struct gm_view gm_view_all(const struct guest_mem *m)
+{
+	return (struct gm_view){ .mem = m, .base = 0, .size = UINT64_MAX };
+}
+
+void *gm_view_slice(const struct gm_view *v, uint64_t gpa, uint64_t len)
+{
+	uint64_t l = len ? len : 1;
+
+	if (gpa + l < gpa || gpa < v->base || gpa - v->base > v->size || l > v->size - (gpa - v->base))
+		return NULL;
+	return gm_slice(v->mem, gpa, len);
+}
+
+int gm_write(const struct guest_mem *m, uint64_t gpa, const void *src, uint64_t len)
+{
+	void *p = gm_slice(m, gpa, len);
+
+	if (!p)
+		return -EFAULT;
+	memcpy(p, src, len);
+	return 0;
+}
+
+int gm_read(const struct guest_mem *m, uint64_t gpa, void *dst, uint64_t len)
+{
+	const void *p = gm_slice(m, gpa, len);
+
+	if (!p)
+		return -EFAULT;
+	memcpy(dst, p, len);
+	return 0;
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guest memory.
+ *
+ * RAM is one memfd (so a device process can later map just its aperture),
+ * laid out as at most two regions: [0, low_end) below the 32-bit MMIO hole
+ * and [4 GiB, ...) for the rest.
+ *
+ * gm_slice() is THE way from a guest-physical address to a host pointer: it
+ * checks the whole range [gpa, gpa + len) for overflow and requires it to lie
+ * inside one region (and, for a view, inside the view's window). Nothing else
+ * in the monitor turns a guest address into a pointer.
+ */
+#ifndef APERTURE_MEMORY_H
+#define APERTURE_MEMORY_H
+
+#include <stdint.h>
+#include "vmm/util.h"
+
+/* Start of the 32-bit MMIO hole: RAM above this moves to 4 GiB. */
+#define GM_MMIO_HOLE_START 0xC0000000ULL
+#define GM_MMIO_HOLE_END SZ_4G
+#define GM_MAX_REGIONS 2
+
+struct gm_region {
+	uint64_t gpa;
+	uint64_t size;
+	uint8_t *host;
+	uint64_t fd_offset; /* offset of this region in the memfd */
+};
+
+struct guest_mem {
+	int fd;            /* memfd backing all RAM, -1 for test memory */
+	uint64_t size;     /* total RAM bytes */
+	uint8_t *map;      /* mapping of the whole memfd (NULL for test memory) */
+	unsigned nregions;
+	struct gm_region region[GM_MAX_REGIONS];
+};
+
+/* A window of guest-physical space a user (a device) may touch. */
+struct gm_view {
+	const struct guest_mem *mem;
+	uint64_t base;
+	uint64_t size;
+};
+
+/* Create memfd-backed RAM of `size` bytes (multiple of 2 MiB). -errno. */
+int gm_create(struct guest_mem *m, uint64_t size) must_check;
+void gm_destroy(struct guest_mem *m);
+
+/* End of RAM below the MMIO hole. */
+uint64_t gm_low_end(const struct guest_mem *m);
+
+/*
+ * Host pointer for [gpa, gpa + len) or NULL if any byte is outside RAM, the
+ * range wraps, or it straddles two regions. len == 0 is treated as 1 byte
+ * so a zero-length access still has to point into RAM.
+ */
+void *gm_slice(const struct guest_mem *m, uint64_t gpa, uint64_t len);
+
+/* The whole of guest RAM as a view. */
+struct gm_view gm_view_all(const struct guest_mem *m);
+/* gm_slice() restricted to the view's window. */
+void *gm_view_slice(const struct gm_view *v, uint64_t gpa, uint64_t len);
+
+/* Copy helpers over gm_slice(); -EFAULT when the range is not valid. */
+int gm_write(const struct guest_mem *m, uint64_t gpa, const void *src, uint64_t len) must_check;
+int gm_read(const struct guest_mem *m, uint64_t gpa, void *dst, uint64_t len) must_check;
+
+#endif
