@@ -525,9 +525,6 @@ int vmm_main(int argc, char **argv)
 	}
 
 	emulated = host_emulates_cpl0();
-	if (emulated)
-		log_msg("host KVM emulates guest kernel mode (kvm_pvm): adding guest workarounds "
-			"(docs/workarounds.md)");
 
 	if (vm_create(&m->vm, cfg.memory, cfg.cpus, cfg.cpu_template)) {
 		vm_destroy(&m->vm);
@@ -566,6 +563,9 @@ int vmm_main(int argc, char **argv)
 		log_errno(errno, "signal and timer setup");
 		goto out;
 	}
+	if (emulated)
+		log_msg("host KVM emulates guest kernel mode (kvm_pvm): adding guest workarounds "
+			"(docs/workarounds.md)");
 	m->raw_tty = term_raw();
 	if (vm_start(&m->vm) == 0)
 		events_emit("vcpus-started", "\"cpus\":%u", cfg.cpus);
