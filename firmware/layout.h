@@ -16,7 +16,9 @@
 #define LAYOUT_CMDLINE 0x20000ULL
 #define LAYOUT_CMDLINE_MAX 0x10000ULL
 #define LAYOUT_EBDA 0x9FC00ULL     /* reserved from here to 1 MiB */
-#define LAYOUT_MPTABLE LAYOUT_EBDA /* inside the last KiB of base memory */
+/* Floating pointer in the last KiB of base memory, where Linux scans; with
+ * more than 40 CPUs the table runs on into the reserved area above 640 KiB. */
+#define LAYOUT_MPTABLE LAYOUT_EBDA
 #define LAYOUT_HIGH_MEM 0x100000ULL
 #define LAYOUT_KERNEL_LOAD 0x100000ULL /* bzImage protected-mode code */
 

@@ -103,7 +103,7 @@ long mptable_build(uint8_t *buf, size_t buflen, uint64_t gpa, unsigned ncpus)
 	uint8_t ioapic_id = (uint8_t)ncpus;
 	uint16_t count = 0;
 
-	if (ncpus == 0 || ncpus > MPTABLE_MAX_CPUS || buflen < size || gpa + size > UINT32_MAX)
+	if (ncpus == 0 || ncpus > MPTABLE_MAX_CPUS || buflen < size || gpa + size > (1ULL << 32))
 		return -EINVAL;
 	memset(buf, 0, size);
 

@@ -81,10 +81,15 @@ int cli_parse(int argc, char **argv, struct vmm_config *cfg, char *err, size_t e
 	cfg->cpu_template = CPU_TEMPLATE_HOST;
 	optind = 0; /* full reset of getopt's state: tests call us repeatedly */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	/* Leading ':' makes a missing value ':' rather than '?'. */
+	while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+		if (opt == ':')
+			return bad(err, errlen, "option '%s' needs a value (see --help)", argv[optind - 1]);
 		if (opt == '?') {
+			if (optopt >= OPT_KERNEL)
+				return bad(err, errlen, "option '--%s' takes no value", options[optopt - OPT_KERNEL].name);
 			if (optopt)
-				return bad(err, errlen, "option '%s' needs a value (see --help)", argv[optind - 1]);
+				return bad(err, errlen, "unknown option '-%c' (see --help)", optopt);
 			return bad(err, errlen, "unknown option '%s' (see --help)", argv[optind - 1]);
 		}
 		if (opt != OPT_VERBOSE && opt != OPT_HELP && opt != OPT_VERSION && seen_once(&seen, opt))

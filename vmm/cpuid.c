@@ -42,6 +42,9 @@ const char *cpuid_template_name(enum cpu_template t)
 #define F7B_AVX512 0xDC230000u /* F, DQ, IFMA, PF, ER, CD, BW, VL */
 /* Leaf 7.0 ECX / EDX */
 #define F7C_AVX512 0x00005842u /* VBMI, VBMI2, VNNI, BITALG, VPOPCNTDQ */
+#define F7C_VAES_VPCLMUL 0x00000600u
+#define F7D_AMX 0x01400000u /* AMX-BF16, AMX-TILE, AMX-INT8 */
+#define F7_1A_AVX 0x00000030u /* AVX-VNNI, AVX512-BF16 */
 #define F7D_AVX512 0x0080010Cu /* 4VNNIW, 4FMAPS, VP2INTERSECT, FP16 */
 
 void cpuid_apply(struct kvm_cpuid2 *c, enum cpu_template t, unsigned id, unsigned ncpus)
@@ -67,8 +70,10 @@ void cpuid_apply(struct kvm_cpuid2 *c, enum cpu_template t, unsigned id, unsigne
 		case 7:
 			if (e->index == 0 && t == CPU_TEMPLATE_BASELINE) {
 				e->ebx &= ~(F7B_HLE | F7B_AVX2 | F7B_RTM | F7B_AVX512);
-				e->ecx &= ~F7C_AVX512;
-				e->edx &= ~F7D_AVX512;
+				e->ecx &= ~(F7C_AVX512 | F7C_VAES_VPCLMUL);
+				e->edx &= ~(F7D_AVX512 | F7D_AMX);
+			} else if (e->index == 1 && t == CPU_TEMPLATE_BASELINE) {
+				e->eax &= ~F7_1A_AVX;
 			}
 			break;
 		case 0xB:

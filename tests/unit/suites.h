@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+/* One suite per unit-test file; main.c runs them all. */
+#ifndef APERTURE_TEST_SUITES_H
+#define APERTURE_TEST_SUITES_H
+
+#include <check.h>
+
+Suite *loader_suite(void);
+Suite *firmware_suite(void);
+Suite *cli_suite(void);
+Suite *devices_suite(void);
+Suite *memory_suite(void);
+
+#endif

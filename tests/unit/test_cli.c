@@ -1,0 +1,645 @@
+/* SPDX-License-Identifier: MIT */
+/* vmm/cli.c, parse_size/parse_uint (vmm/util.c), run_build_cmdline and base64_encode (vmm/run.c). */
+#include <check.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "tests/unit/suites.h"
+#include "vmm/cli.h"
+#include "vmm/run.h"
+#include "vmm/util.h"
+
+#define MAX_ARGS 32
+
+static char err[256];
+
+/* cli_parse() on "vmm" followed by the NULL-terminated arguments. */
+static int parse(struct vmm_config *cfg, ...)
+{
+	char *argv[MAX_ARGS + 1];
+	int argc = 0;
+	const char *a;
+	va_list ap;
+
+	argv[argc++] = (char *)"vmm";
+	va_start(ap, cfg);
+	while ((a = va_arg(ap, const char *)) != NULL) {
+		ck_assert_int_lt(argc, MAX_ARGS);
+		argv[argc++] = (char *)a;
+	}
+	va_end(ap);
+	argv[argc] = NULL;
+	memset(err, 0, sizeof(err));
+	return cli_parse(argc, argv, cfg, err, sizeof(err));
+}
+
+static void expect_ok(int rc)
+{
+	ck_assert_msg(rc == 0, "cli_parse failed: %s", err);
+}
+
+static void expect_bad(int rc, const char *needle)
+{
+	ck_assert_int_eq(rc, -1);
+	ck_assert_msg(err[0] != '\0', "empty error text");
+	ck_assert_ptr_null(strchr(err, '\n'));
+	if (needle)
+		ck_assert_msg(strstr(err, needle), "error '%s' does not mention '%s'", err, needle);
+}
+
+START_TEST(cli_defaults)
+{
+	struct vmm_config cfg;
+
+	memset(&cfg, 0x5A, sizeof(cfg));
+	expect_ok(parse(&cfg, NULL));
+	ck_assert_int_eq(cfg.action, CLI_RUN);
+	ck_assert_ptr_null(cfg.kernel);
+	ck_assert_ptr_null(cfg.initrd);
+	ck_assert_ptr_null(cfg.cmdline);
+	ck_assert_ptr_null(cfg.exec);
+	ck_assert_ptr_null(cfg.events);
+	ck_assert_uint_eq(cfg.cpus, 1);
+	ck_assert_uint_eq(cfg.memory, 512ULL << 20);
+	ck_assert_int_eq(cfg.cpu_template, CPU_TEMPLATE_HOST);
+	ck_assert_uint_eq(cfg.timeout_s, 0);
+	ck_assert(!cfg.verbose);
+}
+END_TEST
+
+START_TEST(cli_all_options)
+{
+	struct vmm_config cfg;
+
+	expect_ok(parse(&cfg, "--kernel", "/k/bzImage", "--initrd", "none", "--cmdline", "a=1 b",
+			"--cpus", "4", "--memory", "2G", "--cpu-template", "baseline", "--exec", "echo hi; exit 3",
+			"--events", "/tmp/ev.json", "--timeout", "30", "--verbose", NULL));
+	ck_assert_int_eq(cfg.action, CLI_RUN);
+	ck_assert_str_eq(cfg.kernel, "/k/bzImage");
+	ck_assert_str_eq(cfg.initrd, "none");
+	ck_assert_str_eq(cfg.cmdline, "a=1 b");
+	ck_assert_uint_eq(cfg.cpus, 4);
+	ck_assert_uint_eq(cfg.memory, 2ULL << 30);
+	ck_assert_int_eq(cfg.cpu_template, CPU_TEMPLATE_BASELINE);
+	ck_assert_str_eq(cfg.exec, "echo hi; exit 3");
+	ck_assert_str_eq(cfg.events, "/tmp/ev.json");
+	ck_assert_uint_eq(cfg.timeout_s, 30);
+	ck_assert(cfg.verbose);
+}
+END_TEST
+
+START_TEST(cli_equals_form_and_limits)
+{
+	struct vmm_config cfg;
+
+	expect_ok(parse(&cfg, "--cpus=64", "--memory=1T", "--timeout=86400", "--cpu-template=host", NULL));
+	ck_assert_uint_eq(cfg.cpus, 64);
+	ck_assert_uint_eq(cfg.memory, 1ULL << 40);
+	ck_assert_uint_eq(cfg.timeout_s, 86400);
+	ck_assert_int_eq(cfg.cpu_template, CPU_TEMPLATE_HOST);
+	expect_ok(parse(&cfg, "--cpus", "1", "--memory", "64M", "--timeout", "1", NULL));
+	ck_assert_uint_eq(cfg.cpus, 1);
+	ck_assert_uint_eq(cfg.memory, 64ULL << 20);
+	ck_assert_uint_eq(cfg.timeout_s, 1);
+	expect_ok(parse(&cfg, "--memory", "514M", NULL));
+	ck_assert_uint_eq(cfg.memory, 514ULL << 20);
+	/* Empty --cmdline and --exec are accepted as given. */
+	expect_ok(parse(&cfg, "--cmdline", "", "--exec", "", NULL));
+	ck_assert_str_eq(cfg.cmdline, "");
+	ck_assert_str_eq(cfg.exec, "");
+}
+END_TEST
+
+START_TEST(cli_bad_cpus)
+{
+	struct vmm_config cfg;
+
+	expect_bad(parse(&cfg, "--cpus", "0", NULL), "--cpus");
+	expect_bad(parse(&cfg, "--cpus", "65", NULL), "'65'");
+	expect_bad(parse(&cfg, "--cpus", "abc", NULL), "'abc'");
+	expect_bad(parse(&cfg, "--cpus", "", NULL), "--cpus");
+	expect_bad(parse(&cfg, "--cpus", "-1", NULL), "--cpus");
+	expect_bad(parse(&cfg, "--cpus", "4x", NULL), "--cpus");
+	expect_bad(parse(&cfg, "--cpus", "99999999999999999999999", NULL), "--cpus");
+}
+END_TEST
+
+START_TEST(cli_bad_memory)
+{
+	struct vmm_config cfg;
+
+	expect_bad(parse(&cfg, "--memory", "12X", NULL), "not a size");
+	expect_bad(parse(&cfg, "--memory", "1M", NULL), "out of range");
+	expect_bad(parse(&cfg, "--memory", "62M", NULL), "out of range");
+	expect_bad(parse(&cfg, "--memory", "513M", NULL), "2 MiB");
+	expect_bad(parse(&cfg, "--memory", "2T", NULL), "out of range");
+	expect_bad(parse(&cfg, "--memory", "", NULL), "--memory");
+	expect_bad(parse(&cfg, "--memory", "99999999999999999999G", NULL), "--memory");
+	expect_bad(parse(&cfg, "--memory", "G", NULL), "--memory");
+}
+END_TEST
+
+START_TEST(cli_bad_other_values)
+{
+	struct vmm_config cfg;
+
+	expect_bad(parse(&cfg, "--cpu-template", "fast", NULL), "'fast'");
+	expect_bad(parse(&cfg, "--timeout", "0", NULL), "--timeout");
+	expect_bad(parse(&cfg, "--timeout", "86401", NULL), "--timeout");
+	expect_bad(parse(&cfg, "--kernel", "", NULL), "--kernel");
+	expect_bad(parse(&cfg, "--initrd", "", NULL), "--initrd");
+	expect_bad(parse(&cfg, "--events", "", NULL), "--events");
+}
+END_TEST
+
+START_TEST(cli_unknown_option)
+{
+	struct vmm_config cfg;
+
+	expect_bad(parse(&cfg, "--bogus", NULL), "unknown option");
+	ck_assert_ptr_nonnull(strstr(err, "--bogus"));
+	expect_bad(parse(&cfg, "--cpus", "2", "--frobnicate=3", NULL), "unknown option");
+	ck_assert_ptr_nonnull(strstr(err, "--frobnicate"));
+}
+END_TEST
+
+/* "--verbose=yes": a flag given a value is refused as such. */
+START_TEST(cli_flag_with_value)
+{
+	struct vmm_config cfg;
+
+	expect_bad(parse(&cfg, "--verbose=yes", NULL), "--verbose");
+	ck_assert_ptr_nonnull(strstr(err, "takes no value"));
+	ck_assert_msg(!strstr(err, "needs a value"), "error '%s' for a flag given a value", err);
+}
+END_TEST
+
+/* An unknown short option is named as unknown, not as missing a value. */
+START_TEST(cli_unknown_short_option)
+{
+	struct vmm_config cfg;
+
+	expect_bad(parse(&cfg, "-x", NULL), "unknown option");
+	ck_assert_ptr_nonnull(strstr(err, "'-x'"));
+}
+END_TEST
+
+/* "-xy": the error names the bad option, not argv[0]. */
+START_TEST(cli_unknown_short_cluster)
+{
+	struct vmm_config cfg;
+
+	expect_bad(parse(&cfg, "-xy", NULL), NULL);
+	ck_assert_msg(strstr(err, "-xy") || strstr(err, "-x"), "error '%s' does not name the bad argument", err);
+}
+END_TEST
+
+START_TEST(cli_missing_value)
+{
+	struct vmm_config cfg;
+
+	expect_bad(parse(&cfg, "--cpus", NULL), "needs a value");
+	ck_assert_ptr_nonnull(strstr(err, "--cpus"));
+	expect_bad(parse(&cfg, "--verbose", "--kernel", NULL), "needs a value");
+	ck_assert_ptr_nonnull(strstr(err, "--kernel"));
+}
+END_TEST
+
+START_TEST(cli_duplicate)
+{
+	struct vmm_config cfg;
+
+	expect_bad(parse(&cfg, "--cpus", "2", "--cpus", "3", NULL), "twice");
+	ck_assert_ptr_nonnull(strstr(err, "--cpus"));
+	expect_bad(parse(&cfg, "--kernel", "a", "--memory", "1G", "--kernel", "b", NULL), "--kernel");
+	expect_bad(parse(&cfg, "--exec", "a", "--exec=b", NULL), "--exec");
+	expect_bad(parse(&cfg, "--timeout", "1", "--timeout", "1", NULL), "twice");
+	/* --verbose may repeat. */
+	expect_ok(parse(&cfg, "--verbose", "--verbose", NULL));
+	ck_assert(cfg.verbose);
+}
+END_TEST
+
+START_TEST(cli_help_version)
+{
+	struct vmm_config cfg;
+
+	expect_ok(parse(&cfg, "--help", NULL));
+	ck_assert_int_eq(cfg.action, CLI_HELP);
+	expect_ok(parse(&cfg, "--version", NULL));
+	ck_assert_int_eq(cfg.action, CLI_VERSION);
+	expect_ok(parse(&cfg, "--cpus", "2", "--help", NULL));
+	ck_assert_int_eq(cfg.action, CLI_HELP);
+	expect_ok(parse(&cfg, NULL));
+	ck_assert_int_eq(cfg.action, CLI_RUN);
+	ck_assert_ptr_nonnull(strstr(cli_usage, "--memory"));
+	ck_assert_ptr_nonnull(strstr(cli_usage, "--cpu-template"));
+}
+END_TEST
+
+START_TEST(cli_positional)
+{
+	struct vmm_config cfg;
+
+	expect_bad(parse(&cfg, "bzImage", NULL), "unexpected argument");
+	ck_assert_ptr_nonnull(strstr(err, "'bzImage'"));
+	expect_bad(parse(&cfg, "--cpus", "2", "extra", NULL), "'extra'");
+	expect_bad(parse(&cfg, "--", "--cpus", NULL), "unexpected argument");
+}
+END_TEST
+
+START_TEST(cli_reparse_resets_state)
+{
+	struct vmm_config cfg;
+
+	expect_bad(parse(&cfg, "--cpus", "2", "--cpus", "3", NULL), "twice");
+	expect_ok(parse(&cfg, "--cpus", "3", NULL));
+	ck_assert_uint_eq(cfg.cpus, 3);
+	expect_bad(parse(&cfg, "--bogus", NULL), "unknown");
+	expect_ok(parse(&cfg, "--memory", "128M", NULL));
+	ck_assert_uint_eq(cfg.memory, 128ULL << 20);
+	ck_assert_uint_eq(cfg.cpus, 1);
+}
+END_TEST
+
+/* ---- parse_size / parse_uint ---- */
+
+START_TEST(size_valid)
+{
+	static const struct { const char *s; uint64_t v; } ok[] = {
+		{ "0", 0 },
+		{ "4096", 4096 },
+		{ "1K", 1024 },
+		{ "64KiB", 64 * 1024 },
+		{ "64kb", 64 * 1024 },
+		{ "512M", 512ULL << 20 },
+		{ "512m", 512ULL << 20 },
+		{ "512MB", 512ULL << 20 },
+		{ "512MiB", 512ULL << 20 },
+		{ "2G", 2ULL << 30 },
+		{ "1T", 1ULL << 40 },
+		{ "16777215T", 16777215ULL << 40 },
+		{ "18446744073709551615", UINT64_MAX },
+		{ "17179869183G", 17179869183ULL << 30 },
+	};
+
+	for (unsigned i = 0; i < ARRAY_SIZE(ok); i++) {
+		uint64_t v = 12345;
+		int rc = parse_size(ok[i].s, &v);
+
+		ck_assert_msg(rc == 0, "parse_size(\"%s\") = %d", ok[i].s, rc);
+		ck_assert_msg(v == ok[i].v, "parse_size(\"%s\") = %llu, want %llu", ok[i].s,
+			      (unsigned long long)v, (unsigned long long)ok[i].v);
+	}
+}
+END_TEST
+
+START_TEST(size_invalid)
+{
+	static const char *const bad[] = { "", "M", "-1", " 1", "1 ", "12X", "1MM", "1MiBx", "1.5G", "0x10", "1KX" };
+
+	for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
+		uint64_t v = 777;
+		int rc = parse_size(bad[i], &v);
+
+		ck_assert_msg(rc == -EINVAL, "parse_size(\"%s\") = %d, want -EINVAL", bad[i], rc);
+		ck_assert_uint_eq(v, 777);
+	}
+	{
+		uint64_t v = 777;
+
+		ck_assert_int_eq(parse_size(NULL, &v), -EINVAL);
+	}
+}
+END_TEST
+
+START_TEST(size_overflow)
+{
+	static const char *const big[] = {
+		"18446744073709551616", "99999999999999999999999", "16777216T", "17179869184G", "18014398509481984K",
+	};
+
+	for (unsigned i = 0; i < ARRAY_SIZE(big); i++) {
+		uint64_t v = 777;
+		int rc = parse_size(big[i], &v);
+
+		ck_assert_msg(rc == -ERANGE, "parse_size(\"%s\") = %d, want -ERANGE", big[i], rc);
+		ck_assert_uint_eq(v, 777);
+	}
+}
+END_TEST
+
+START_TEST(uint_cases)
+{
+	uint64_t v = 0;
+
+	ck_assert_int_eq(parse_uint("42", 0, 100, &v), 0);
+	ck_assert_uint_eq(v, 42);
+	ck_assert_int_eq(parse_uint("0", 0, 0, &v), 0);
+	ck_assert_uint_eq(v, 0);
+	ck_assert_int_eq(parse_uint("007", 1, 10, &v), 0);
+	ck_assert_uint_eq(v, 7);
+	ck_assert_int_eq(parse_uint("18446744073709551615", 0, UINT64_MAX, &v), 0);
+	ck_assert_uint_eq(v, UINT64_MAX);
+
+	v = 5;
+	ck_assert_int_eq(parse_uint("18446744073709551616", 0, UINT64_MAX, &v), -ERANGE);
+	ck_assert_int_eq(parse_uint("184467440737095516150", 0, UINT64_MAX, &v), -ERANGE);
+	ck_assert_int_eq(parse_uint("101", 0, 100, &v), -ERANGE);
+	ck_assert_int_eq(parse_uint("0", 1, 100, &v), -ERANGE);
+	ck_assert_uint_eq(v, 5);
+
+	ck_assert_int_eq(parse_uint("", 0, 100, &v), -EINVAL);
+	ck_assert_int_eq(parse_uint(NULL, 0, 100, &v), -EINVAL);
+	ck_assert_int_eq(parse_uint("+1", 0, 100, &v), -EINVAL);
+	ck_assert_int_eq(parse_uint("-1", 0, 100, &v), -EINVAL);
+	ck_assert_int_eq(parse_uint("1a", 0, 100, &v), -EINVAL);
+	ck_assert_int_eq(parse_uint(" 1", 0, 100, &v), -EINVAL);
+	ck_assert_int_eq(parse_uint("1M", 0, UINT64_MAX, &v), -EINVAL);
+	ck_assert_uint_eq(v, 5);
+}
+END_TEST
+
+/* ---- base64 ---- */
+
+static int b64val(char c)
+{
+	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const char *p = c ? strchr(tbl, c) : NULL;
+
+	return p ? (int)(p - tbl) : -1;
+}
+
+/* Strict decoder for the test; returns decoded length or -1. */
+static long b64decode(const char *s, size_t slen, uint8_t *out, size_t outlen)
+{
+	size_t o = 0;
+
+	if (slen % 4)
+		return -1;
+	for (size_t i = 0; i < slen; i += 4) {
+		int a = b64val(s[i]), b = b64val(s[i + 1]);
+		int c = s[i + 2] == '=' ? -2 : b64val(s[i + 2]);
+		int d = s[i + 3] == '=' ? -2 : b64val(s[i + 3]);
+		uint32_t v;
+
+		if (a < 0 || b < 0 || c == -1 || d == -1 || (c == -2 && d != -2))
+			return -1;
+		if ((c == -2 || d == -2) && i + 4 != slen)
+			return -1;
+		v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)(c < 0 ? 0 : c) << 6 | (uint32_t)(d < 0 ? 0 : d);
+		if (o + 3 > outlen)
+			return -1;
+		out[o++] = (uint8_t)(v >> 16);
+		if (c >= 0)
+			out[o++] = (uint8_t)(v >> 8);
+		if (d >= 0)
+			out[o++] = (uint8_t)v;
+	}
+	return (long)o;
+}
+
+START_TEST(base64_rfc4648)
+{
+	static const struct { const char *in, *out; } v[] = {
+		{ "", "" },
+		{ "f", "Zg==" },
+		{ "fo", "Zm8=" },
+		{ "foo", "Zm9v" },
+		{ "foob", "Zm9vYg==" },
+		{ "fooba", "Zm9vYmE=" },
+		{ "foobar", "Zm9vYmFy" },
+	};
+	char buf[64];
+
+	for (unsigned i = 0; i < ARRAY_SIZE(v); i++) {
+		memset(buf, 'Z', sizeof(buf));
+		ck_assert_int_eq(base64_encode(v[i].in, strlen(v[i].in), buf, sizeof(buf)), 0);
+		ck_assert_str_eq(buf, v[i].out);
+	}
+}
+END_TEST
+
+START_TEST(base64_binary_and_sizes)
+{
+	static const uint8_t bin[] = { 0xFF, 0xFE, 0xFD, 0x00, 0x3E, 0x3F };
+	char buf[16];
+
+	ck_assert_int_eq(base64_encode(bin, 3, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "//79");
+	ck_assert_int_eq(base64_encode(bin, sizeof(bin), buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "//79AD4/");
+	ck_assert_int_eq(base64_encode(bin + 3, 1, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "AA==");
+	/* Exact fit: 8 characters + NUL; one byte less is -E2BIG. */
+	ck_assert_int_eq(base64_encode("foobar", 6, buf, 9), 0);
+	ck_assert_str_eq(buf, "Zm9vYmFy");
+	ck_assert_int_eq(base64_encode("foobar", 6, buf, 8), -E2BIG);
+	ck_assert_int_eq(base64_encode("fooba", 5, buf, 8), -E2BIG);
+	ck_assert_int_eq(base64_encode("", 0, buf, 1), 0);
+	ck_assert_str_eq(buf, "");
+	ck_assert_int_eq(base64_encode("", 0, buf, 0), -E2BIG);
+}
+END_TEST
+
+/* ---- run_build_cmdline ---- */
+
+/* Is `tok` one whole space-separated word of s? */
+static bool has_token(const char *s, const char *tok)
+{
+	size_t n = strlen(tok);
+
+	for (const char *p = s; (p = strstr(p, tok)) != NULL; p++)
+		if ((p == s || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+START_TEST(cmdline_default)
+{
+	struct vmm_config cfg;
+	char buf[1024];
+
+	memset(&cfg, 0, sizeof(cfg));
+	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 0, 3000000), 0);
+	ck_assert(has_token(buf, "console=ttyS0"));
+	ck_assert(has_token(buf, "quiet"));
+	ck_assert(!has_token(buf, "emulated_cpl0"));
+	ck_assert_ptr_null(strstr(buf, "lpj="));
+	ck_assert_ptr_null(strstr(buf, "aperture.exec="));
+	ck_assert_uint_ne(buf[0], ' ');
+	ck_assert_uint_ne(buf[strlen(buf) - 1], ' ');
+	ck_assert_ptr_null(strstr(buf, "  "));
+}
+END_TEST
+
+START_TEST(cmdline_verbose)
+{
+	struct vmm_config cfg;
+	char buf[1024];
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.verbose = true;
+	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 0, 0), 0);
+	ck_assert(has_token(buf, "console=ttyS0"));
+	ck_assert(!has_token(buf, "quiet"));
+}
+END_TEST
+
+START_TEST(cmdline_emulated)
+{
+	struct vmm_config cfg;
+	char buf[1024];
+
+	memset(&cfg, 0, sizeof(cfg));
+	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 1, 3000000), 0);
+	ck_assert(has_token(buf, "emulated_cpl0"));
+	ck_assert(has_token(buf, "lpj=12000000")); /* 3 GHz / HZ 250 */
+	ck_assert(has_token(buf, "console=ttyS0"));
+	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 1, 2593907), 0);
+	ck_assert(has_token(buf, "lpj=10375628"));
+	/* Unknown TSC frequency: no lpj. */
+	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 1, 0), 0);
+	ck_assert(has_token(buf, "emulated_cpl0"));
+	ck_assert_ptr_null(strstr(buf, "lpj="));
+}
+END_TEST
+
+START_TEST(cmdline_exec_base64)
+{
+	static const char *const cmds[] = {
+		"echo hello; exit 3", "a", "ab", "sh -c 'x=\"1 2\"; echo $x' && ls /proc | wc -l",
+	};
+	struct vmm_config cfg;
+	char buf[2048];
+
+	for (unsigned i = 0; i < ARRAY_SIZE(cmds); i++) {
+		const char *p, *end;
+		uint8_t dec[512];
+		long n;
+
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.exec = cmds[i];
+		ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 0, 0), 0);
+		p = strstr(buf, "aperture.exec=");
+		ck_assert_ptr_nonnull(p);
+		ck_assert(p == buf || p[-1] == ' ');
+		p += strlen("aperture.exec=");
+		end = strchr(p, ' ');
+		if (!end)
+			end = p + strlen(p);
+		n = b64decode(p, (size_t)(end - p), dec, sizeof(dec));
+		ck_assert_msg(n >= 0, "'%.*s' is not valid base64", (int)(end - p), p);
+		ck_assert_uint_eq((size_t)n, strlen(cmds[i]));
+		ck_assert_mem_eq(dec, cmds[i], (size_t)n);
+		/* The raw command must not leak into the command line. */
+		if (strlen(cmds[i]) > 8)
+			ck_assert_ptr_null(strstr(buf, cmds[i]));
+	}
+}
+END_TEST
+
+START_TEST(cmdline_user_last)
+{
+	struct vmm_config cfg;
+	char buf[1024];
+	const char *user = "init_on_free=1 foo=bar";
+	size_t bl, ul = strlen(user);
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.cmdline = user;
+	cfg.exec = "true";
+	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 1, 1000000), 0);
+	bl = strlen(buf);
+	ck_assert_uint_gt(bl, ul);
+	ck_assert_str_eq(buf + bl - ul, user);
+	ck_assert_uint_eq(buf[bl - ul - 1], ' ');
+	ck_assert(has_token(buf, "aperture.exec=dHJ1ZQ=="));
+	ck_assert(has_token(buf, "quiet"));
+	ck_assert(has_token(buf, "emulated_cpl0"));
+	ck_assert(strstr(buf, "aperture.exec=") < strstr(buf, user));
+	ck_assert(strstr(buf, "console=ttyS0") < strstr(buf, "aperture.exec="));
+	/* An empty user command line adds nothing. */
+	cfg.cmdline = "";
+	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 0, 0), 0);
+	ck_assert_uint_ne(buf[strlen(buf) - 1], ' ');
+}
+END_TEST
+
+START_TEST(cmdline_e2big)
+{
+	struct vmm_config cfg;
+	char buf[1024], small[1024];
+	size_t need;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.exec = "echo something fairly long to make the line longer";
+	cfg.cmdline = "loglevel=8";
+	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 1, 3000000), 0);
+	need = strlen(buf) + 1;
+	/* Exactly enough space works and gives the same string. */
+	ck_assert_int_eq(run_build_cmdline(small, need, &cfg, 1, 3000000), 0);
+	ck_assert_str_eq(small, buf);
+	ck_assert_int_eq(run_build_cmdline(small, need - 1, &cfg, 1, 3000000), -E2BIG);
+	ck_assert_int_eq(run_build_cmdline(small, 10, &cfg, 0, 0), -E2BIG);
+	ck_assert_int_eq(run_build_cmdline(small, 1, &cfg, 0, 0), -E2BIG);
+	ck_assert_int_eq(run_build_cmdline(small, 0, &cfg, 0, 0), -E2BIG);
+	/* Too small for the exec token alone. */
+	cfg.cmdline = NULL;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.exec = "x";
+	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 0, 0), 0);
+	need = strlen(buf) + 1;
+	ck_assert_int_eq(run_build_cmdline(small, need - 2, &cfg, 0, 0), -E2BIG);
+	/* And the user part. */
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.cmdline = "abc";
+	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 0, 0), 0);
+	need = strlen(buf) + 1;
+	ck_assert_int_eq(run_build_cmdline(small, need, &cfg, 0, 0), 0);
+	ck_assert_int_eq(run_build_cmdline(small, need - 1, &cfg, 0, 0), -E2BIG);
+}
+END_TEST
+
+Suite *cli_suite(void)
+{
+	Suite *s = suite_create("cli");
+	TCase *c = tcase_create("cli_parse");
+	TCase *u = tcase_create("util");
+	TCase *r = tcase_create("cmdline");
+
+	tcase_add_test(c, cli_defaults);
+	tcase_add_test(c, cli_all_options);
+	tcase_add_test(c, cli_equals_form_and_limits);
+	tcase_add_test(c, cli_bad_cpus);
+	tcase_add_test(c, cli_bad_memory);
+	tcase_add_test(c, cli_bad_other_values);
+	tcase_add_test(c, cli_unknown_option);
+	tcase_add_test(c, cli_flag_with_value);
+	tcase_add_test(c, cli_unknown_short_option);
+	tcase_add_test(c, cli_unknown_short_cluster);
+	tcase_add_test(c, cli_missing_value);
+	tcase_add_test(c, cli_duplicate);
+	tcase_add_test(c, cli_help_version);
+	tcase_add_test(c, cli_positional);
+	tcase_add_test(c, cli_reparse_resets_state);
+	suite_add_tcase(s, c);
+
+	tcase_add_test(u, size_valid);
+	tcase_add_test(u, size_invalid);
+	tcase_add_test(u, size_overflow);
+	tcase_add_test(u, uint_cases);
+	suite_add_tcase(s, u);
+
+	tcase_add_test(r, base64_rfc4648);
+	tcase_add_test(r, base64_binary_and_sizes);
+	tcase_add_test(r, cmdline_default);
+	tcase_add_test(r, cmdline_verbose);
+	tcase_add_test(r, cmdline_emulated);
+	tcase_add_test(r, cmdline_exec_base64);
+	tcase_add_test(r, cmdline_user_last);
+	tcase_add_test(r, cmdline_e2big);
+	suite_add_tcase(s, r);
+	return s;
+}
