@@ -43,7 +43,7 @@ const char *cpuid_template_name(enum cpu_template t)
 /* Leaf 7.0 ECX / EDX */
 #define F7C_AVX512 0x00005842u /* VBMI, VBMI2, VNNI, BITALG, VPOPCNTDQ */
 #define F7C_VAES_VPCLMUL 0x00000600u
-#define F7D_AMX 0x01400000u /* AMX-BF16, AMX-TILE, AMX-INT8 */
+#define F7D_AMX 0x03400000u /* AMX-BF16, AMX-TILE, AMX-INT8 */
 #define F7_1A_AVX 0x00000030u /* AVX-VNNI, AVX512-BF16 */
 #define F7D_AVX512 0x0080010Cu /* 4VNNIW, 4FMAPS, VP2INTERSECT, FP16 */
 

@@ -341,10 +341,11 @@ START_TEST(cpuid_baseline)
 	ck_assert_uint_eq(e7->ebx & F7B_AVX512F, 0);
 	ck_assert_uint_eq(e7->ebx & F7B_BMI2, F7B_BMI2);
 	ck_assert_uint_eq(e7->ebx, ~(0xDC230000u | F7B_AVX2 | (1u << 4) | (1u << 11)));
-	ck_assert_uint_eq(e7->ecx, 0x7FFFFFFFu & ~0x00005842u);
-	ck_assert_uint_eq(e7->edx, 0xEFFFFFFFu & ~0x0080010Cu);
-	/* Leaf 7 subleaf 1 is not subleaf 0. */
+	ck_assert_uint_eq(e7->ecx, 0x7FFFFFFFu & ~(0x00005842u | 0x600u)); /* + VAES, VPCLMULQDQ */
+	ck_assert_uint_eq(e7->edx, 0xEFFFFFFFu & ~(0x0080010Cu | 0x03400000u)); /* + AMX */
+	/* Leaf 7 subleaf 1: only AVX-VNNI and AVX512-BF16 go. */
 	ck_assert_uint_eq(c->entries[E_7_1].ebx, 0xFFFFFFFFu);
+	ck_assert_uint_eq(c->entries[E_7_1].eax & 0x30u, 0);
 	/* XSAVE state: x87 + SSE only. */
 	ck_assert_uint_eq(c->entries[E_D_0].eax, 0x3);
 	ck_assert_uint_eq(c->entries[E_D_0].edx, 0);
