@@ -156,6 +156,23 @@ static void read_cmdline(char *buf, size_t len)
 	buf[n > 0 ? n : 0] = '\0';
 }
 
+/* Without /dev/console in the initramfs the kernel starts us with no fds 0-2. */
+static void console_fds(void)
+{
+	int fd;
+
+	if (fcntl(STDIN_FILENO, F_GETFD) >= 0 && fcntl(STDOUT_FILENO, F_GETFD) >= 0)
+		return;
+	fd = open("/dev/console", O_RDWR | O_NOCTTY);
+	if (fd < 0)
+		return;
+	for (int i = 0; i < 3; i++)
+		if (fd != i)
+			dup2(fd, i);
+	if (fd > 2)
+		close(fd);
+}
+
 static void on_signal(int sig)
 {
 	stop_signal = sig;
@@ -224,6 +241,7 @@ int main(void)
 	do_mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "mode=0620,ptmxmode=0666");
 	do_mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
 	do_mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+	console_fds();
 	port_open();
 	port_write(PVPORT_CMD_BOOT_MARK, MARK_INIT);
 
