@@ -18,6 +18,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 #include "build/config.h"
+#include "devices/pci.h"
 #include "devices/pvport.h"
 #include "devices/reset.h"
 #include "devices/serial.h"
@@ -41,6 +42,7 @@ struct monitor {
 	struct serial com1;
 	struct reset_dev reset;
 	struct pvport pvport;
+	struct pci_bus pci;
 	int rx_efd;           /* the UART has room for input again */
 	bool raw_tty;
 	bool escape;
@@ -230,8 +232,9 @@ static int wire_devices(struct monitor *m)
 		err = bus_register(pio, I8042_DATA_PORT, 1, reset_i8042_data_io, &m->reset, "i8042-data");
 	if (!err)
 		err = bus_register(pio, I8042_CMD_PORT, 1, reset_i8042_cmd_io, &m->reset, "i8042");
+	pci_bus_init(&m->pci, gm_low_end(&m->vm.mem));
 	if (!err)
-		err = bus_register(pio, RST_CNT_PORT, 1, reset_cf9_io, &m->reset, "reset-control");
+		err = pci_bus_attach(&m->pci, pio, &m->vm.mmio, reset_cf9_io, &m->reset);
 	if (!err)
 		err = bus_register(pio, PVPORT_BASE, PVPORT_LEN, pvport_io, &m->pvport, "pvport");
 	if (err)

@@ -10,5 +10,6 @@ Suite *firmware_suite(void);
 Suite *cli_suite(void);
 Suite *devices_suite(void);
 Suite *memory_suite(void);
+Suite *pci_suite(void);
 
 #endif
