@@ -113,6 +113,8 @@ static int create_vcpu(struct vm *vm, unsigned id, const struct kvm_cpuid2 *sup,
 	return err;
 }
 
+static int routes_init(struct vm *vm);
+
 int vm_create(struct vm *vm, uint64_t mem_size, unsigned ncpus, enum cpu_template t)
 {
 	static const struct { int cap; const char *name; } caps[] = {
@@ -122,6 +124,9 @@ int vm_create(struct vm *vm, uint64_t mem_size, unsigned ncpus, enum cpu_templat
 		{ KVM_CAP_PIT2, "KVM_CAP_PIT2" },
 		{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
 		{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
+		{ KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING" },
+		{ KVM_CAP_IRQFD, "KVM_CAP_IRQFD" },
+		{ KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD" },
 	};
 	struct kvm_pit_config pit = { .flags = 0 };
 	cleanup_free struct kvm_cpuid2 *sup = NULL;
@@ -135,6 +140,7 @@ int vm_create(struct vm *vm, uint64_t mem_size, unsigned ncpus, enum cpu_templat
 	vm->ncpus = ncpus;
 	vm->pio.name = "pio";
 	vm->mmio.name = "mmio";
+	pthread_mutex_init(&vm->routes_lock, NULL);
 	for (unsigned i = 0; i < VM_MAX_CPUS; i++)
 		vm->vcpu[i].fd = -1;
 
@@ -179,6 +185,9 @@ int vm_create(struct vm *vm, uint64_t mem_size, unsigned ncpus, enum cpu_templat
 		log_errno(err, "KVM_CREATE_PIT2");
 		return err;
 	}
+	err = routes_init(vm);
+	if (err)
+		return err;
 
 	err = gm_create(&vm->mem, mem_size);
 	if (err) {
@@ -324,6 +333,84 @@ int vm_irq_line(struct vm *vm, unsigned gsi, int level)
 	struct kvm_irq_level irq = { .irq = gsi, .level = level };
 
 	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
+}
+
+/* The routes KVM installs by default: ISA IRQs on both PICs and the IOAPIC. */
+static int routes_init(struct vm *vm)
+{
+	struct kvm_irq_routing *r = calloc(1, sizeof(*r) + VM_MAX_GSI * sizeof(r->entries[0]));
+
+	if (!r)
+		return -ENOMEM;
+	for (unsigned i = 0; i < 16; i++) {
+		if (i == 2)
+			continue; /* cascade */
+		r->entries[r->nr++] = (struct kvm_irq_routing_entry){
+			.gsi = i, .type = KVM_IRQ_ROUTING_IRQCHIP,
+			.u.irqchip = { .irqchip = i < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE, .pin = i % 8 },
+		};
+	}
+	for (unsigned i = 0; i < 24; i++)
+		r->entries[r->nr++] = (struct kvm_irq_routing_entry){
+			.gsi = i, .type = KVM_IRQ_ROUTING_IRQCHIP,
+			.u.irqchip = { .irqchip = KVM_IRQCHIP_IOAPIC, .pin = i },
+		};
+	vm->routes = r;
+	vm->next_gsi = VM_FIRST_MSI_GSI;
+	return 0;
+}
+
+int vm_msi_gsi_alloc(struct vm *vm)
+{
+	int gsi = -ENOSPC;
+
+	pthread_mutex_lock(&vm->routes_lock);
+	if (vm->next_gsi < VM_MAX_GSI)
+		gsi = (int)vm->next_gsi++;
+	pthread_mutex_unlock(&vm->routes_lock);
+	return gsi;
+}
+
+int vm_msi_route(struct vm *vm, unsigned gsi, uint64_t addr, uint32_t data)
+{
+	struct kvm_irq_routing *r = vm->routes;
+	struct kvm_irq_routing_entry *e = NULL;
+	int err = 0;
+
+	if (gsi < VM_FIRST_MSI_GSI || gsi >= VM_MAX_GSI)
+		return -EINVAL;
+	pthread_mutex_lock(&vm->routes_lock);
+	for (unsigned i = 0; i < r->nr; i++)
+		if (r->entries[i].gsi == gsi)
+			e = &r->entries[i];
+	if (!e) {
+		e = &r->entries[r->nr++];
+		e->gsi = gsi;
+		e->type = KVM_IRQ_ROUTING_MSI;
+	}
+	e->u.msi.address_lo = (uint32_t)addr;
+	e->u.msi.address_hi = (uint32_t)(addr >> 32);
+	e->u.msi.data = data;
+	if (ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, r) < 0)
+		err = -errno;
+	pthread_mutex_unlock(&vm->routes_lock);
+	return err;
+}
+
+int vm_irqfd(struct vm *vm, int efd, unsigned gsi, bool assign)
+{
+	struct kvm_irqfd f = { .fd = (uint32_t)efd, .gsi = gsi, .flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN };
+
+	return ioctl(vm->vm_fd, KVM_IRQFD, &f) < 0 ? -errno : 0;
+}
+
+int vm_ioeventfd(struct vm *vm, int efd, uint64_t addr, unsigned len, bool assign)
+{
+	struct kvm_ioeventfd io = {
+		.addr = addr, .len = len, .fd = efd, .flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
+	};
+
+	return ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
 }
 
 static void report_internal_error(struct vcpu *v)
@@ -473,6 +560,8 @@ void vm_destroy(struct vm *vm)
 		vm->vcpu[i].fd = -1;
 	}
 	gm_destroy(&vm->mem);
+	free(vm->routes);
+	vm->routes = NULL;
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)

@@ -20,6 +20,9 @@
 #include "vmm/memory.h"
 
 #define VM_MAX_CPUS 64
+/* GSIs 0-23 are the PIC/IOAPIC pins; MSI routes are allocated above. */
+#define VM_FIRST_MSI_GSI 24
+#define VM_MAX_GSI 1024
 
 enum vm_stop_reason {
 	VM_RUNNING = 0,
@@ -56,6 +59,10 @@ struct vm {
 	char stop_detail[256];  /* why, for the final message */
 	int stop_signal;
 	int guest_status;       /* exit status the guest reported, -1 none (atomic) */
+	/* GSI routing table (KVM_SET_GSI_ROUTING replaces it whole). */
+	pthread_mutex_t routes_lock;
+	struct kvm_irq_routing *routes;
+	unsigned next_gsi;
 };
 
 /* Open KVM, create the VM with RAM, irqchip, PIT and vCPUs. -errno, logged. */
@@ -75,5 +82,17 @@ enum vm_stop_reason vm_stop_reason(struct vm *vm);
 void vm_join(struct vm *vm);
 /* Drive a GSI of the in-kernel irqchip. */
 int vm_irq_line(struct vm *vm, unsigned gsi, int level);
+
+/*
+ * MSI delivery through irqfd: allocate a GSI, (re)program it with an MSI
+ * address/data pair (what the guest wrote in an MSI-X table entry), and bind
+ * an eventfd to it. Writing the eventfd then injects the interrupt from any
+ * thread or process without a monitor round trip.
+ */
+int vm_msi_gsi_alloc(struct vm *vm) must_check;
+int vm_msi_route(struct vm *vm, unsigned gsi, uint64_t addr, uint32_t data) must_check;
+int vm_irqfd(struct vm *vm, int efd, unsigned gsi, bool assign) must_check;
+/* Bind efd to guest writes of `len` bytes at MMIO `addr` (any value). */
+int vm_ioeventfd(struct vm *vm, int efd, uint64_t addr, unsigned len, bool assign) must_check;
 
 #endif
