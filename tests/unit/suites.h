@@ -11,5 +11,6 @@ Suite *cli_suite(void);
 Suite *devices_suite(void);
 Suite *memory_suite(void);
 Suite *pci_suite(void);
+Suite *msix_suite(void);
 
 #endif
