@@ -35,7 +35,6 @@ static void flush_pending(struct msix *m)
 		if (!(m->pending & (1ULL << v)) || !vector_live(m, v))
 			continue;
 		m->pending &= ~(1ULL << v);
-		route(m, v);
 		m->ops->deliver(m->ctx, v);
 	}
 }
@@ -111,6 +110,10 @@ void msix_pba_io(struct msix *m, uint64_t offset, uint8_t *data, unsigned size, 
 void msix_cfg_written(struct msix *m)
 {
 	pthread_mutex_lock(&m->lock);
+	/* Enable or function mask changed: (re)program every live vector. */
+	for (unsigned v = 0; v < m->nvec; v++)
+		if (vector_live(m, v))
+			route(m, v);
 	flush_pending(m);
 	pthread_mutex_unlock(&m->lock);
 }

@@ -18,12 +18,12 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 #include "build/config.h"
-#include "devices/pci.h"
 #include "devices/pvport.h"
 #include "devices/reset.h"
 #include "devices/serial.h"
 #include "vmm/cli.h"
 #include "vmm/cpuid.h"
+#include "vmm/devmgr.h"
 #include "vmm/events.h"
 #include "vmm/loader.h"
 #include "vmm/log.h"
@@ -42,7 +42,7 @@ struct monitor {
 	struct serial com1;
 	struct reset_dev reset;
 	struct pvport pvport;
-	struct pci_bus pci;
+	struct devmgr dm;
 	int rx_efd;           /* the UART has room for input again */
 	bool raw_tty;
 	bool escape;
@@ -232,9 +232,10 @@ static int wire_devices(struct monitor *m)
 		err = bus_register(pio, I8042_DATA_PORT, 1, reset_i8042_data_io, &m->reset, "i8042-data");
 	if (!err)
 		err = bus_register(pio, I8042_CMD_PORT, 1, reset_i8042_cmd_io, &m->reset, "i8042");
-	pci_bus_init(&m->pci, gm_low_end(&m->vm.mem));
 	if (!err)
-		err = pci_bus_attach(&m->pci, pio, &m->vm.mmio, reset_cf9_io, &m->reset);
+		err = devmgr_init(&m->dm, &m->vm, reset_cf9_io, &m->reset);
+	if (!err)
+		err = devmgr_add_rng(&m->dm);
 	if (!err)
 		err = bus_register(pio, PVPORT_BASE, PVPORT_LEN, pvport_io, &m->pvport, "pvport");
 	if (err)
@@ -585,6 +586,7 @@ out:
 		close(tfd);
 	if (m->rx_efd > 0)
 		close(m->rx_efd);
+	devmgr_destroy(&m->dm);
 	vm_destroy(&m->vm);
 	events_close();
 	return rc;

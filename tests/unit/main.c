@@ -17,7 +17,9 @@ int main(void)
 	srunner_add_suite(sr, devices_suite());
 	srunner_add_suite(sr, memory_suite());
 	srunner_add_suite(sr, pci_suite());
+	srunner_add_suite(sr, virtqueue_suite());
 	srunner_add_suite(sr, msix_suite());
+	srunner_add_suite(sr, virtio_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

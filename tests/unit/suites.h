@@ -11,6 +11,8 @@ Suite *cli_suite(void);
 Suite *devices_suite(void);
 Suite *memory_suite(void);
 Suite *pci_suite(void);
+Suite *virtqueue_suite(void);
 Suite *msix_suite(void);
+Suite *virtio_suite(void);
 
 #endif

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+#include "vmm/devmgr.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include "vmm/events.h"
+#include "vmm/log.h"
+
+/* Per device: one irqfd + GSI per MSI-X vector, made on first use. */
+struct kvm_vectors {
+	int gsi[MSIX_MAX_VECTORS];
+	int efd[MSIX_MAX_VECTORS];
+};
+
+static struct kvm_vectors *vectors(struct virtio_dev *vd)
+{
+	struct kvm_vectors *kv = vd->plat_dev;
+
+	if (!kv) {
+		kv = calloc(1, sizeof(*kv));
+		if (!kv)
+			return NULL;
+		for (unsigned i = 0; i < MSIX_MAX_VECTORS; i++)
+			kv->gsi[i] = kv->efd[i] = -1;
+		vd->plat_dev = kv;
+	}
+	return kv;
+}
+
+static int kvm_ioeventfd(void *ctx, int efd, uint64_t addr, unsigned len, bool assign)
+{
+	struct devmgr *dm = ctx;
+
+	return vm_ioeventfd(dm->vm, efd, addr, len, assign);
+}
+
+static void kvm_msi_route(void *ctx, struct virtio_dev *vd, unsigned vec, uint64_t addr, uint32_t data)
+{
+	struct devmgr *dm = ctx;
+	struct kvm_vectors *kv = vectors(vd);
+	int err;
+
+	if (!kv || vec >= MSIX_MAX_VECTORS)
+		return;
+	if (kv->gsi[vec] < 0) {
+		int gsi = vm_msi_gsi_alloc(dm->vm);
+		int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+		if (gsi < 0 || efd < 0) {
+			log_msg("%s: no GSI or eventfd for MSI-X vector %u", vd->ops->name, vec);
+			if (efd >= 0)
+				close(efd);
+			return;
+		}
+		kv->gsi[vec] = gsi;
+		kv->efd[vec] = efd;
+		err = vm_msi_route(dm->vm, (unsigned)gsi, addr, data);
+		if (!err)
+			err = vm_irqfd(dm->vm, efd, (unsigned)gsi, true);
+	} else {
+		err = vm_msi_route(dm->vm, (unsigned)kv->gsi[vec], addr, data);
+	}
+	if (err)
+		log_errno(err, "%s: routing MSI-X vector %u", vd->ops->name, vec);
+}
+
+static void kvm_msi_deliver(void *ctx, struct virtio_dev *vd, unsigned vec)
+{
+	struct kvm_vectors *kv = vd->plat_dev;
+	uint64_t one = 1;
+
+	(void)ctx;
+	if (!kv || vec >= MSIX_MAX_VECTORS || kv->efd[vec] < 0)
+		return;
+	if (write(kv->efd[vec], &one, sizeof(one)) != sizeof(one))
+		log_errno(errno, "%s: MSI-X vector %u", vd->ops->name, vec);
+}
+
+int devmgr_init(struct devmgr *dm, struct vm *vm, bus_io_fn cf9_io, void *cf9_opaque)
+{
+	memset(dm, 0, sizeof(*dm));
+	dm->vm = vm;
+	dm->plat = (struct virtio_platform){
+		.ioeventfd = kvm_ioeventfd, .msi_route = kvm_msi_route, .msi_deliver = kvm_msi_deliver, .ctx = dm,
+	};
+	pci_bus_init(&dm->pci, gm_low_end(&vm->mem));
+	return pci_bus_attach(&dm->pci, &vm->pio, &vm->mmio, cf9_io, cf9_opaque);
+}
+
+int devmgr_add_rng(struct devmgr *dm)
+{
+	struct gm_view all = gm_view_all(&dm->vm->mem);
+	int err = virtio_rng_init(&dm->rng, &dm->plat, &all);
+	int slot;
+
+	if (err)
+		return err;
+	slot = pci_bus_add(&dm->pci, &dm->rng.vdev.pci, -1);
+	if (slot < 0) {
+		virtio_rng_destroy(&dm->rng);
+		return slot;
+	}
+	dm->have_rng = true;
+	events_emit("device-added", "\"device\":\"virtio-rng\",\"slot\":%d", slot);
+	return 0;
+}
+
+static void free_vectors(struct virtio_dev *vd)
+{
+	struct kvm_vectors *kv = vd->plat_dev;
+
+	if (!kv)
+		return;
+	for (unsigned i = 0; i < MSIX_MAX_VECTORS; i++)
+		if (kv->efd[i] >= 0)
+			close(kv->efd[i]);
+	free(kv);
+	vd->plat_dev = NULL;
+}
+
+void devmgr_destroy(struct devmgr *dm)
+{
+	if (dm->have_rng) {
+		virtio_rng_destroy(&dm->rng);
+		free_vectors(&dm->rng.vdev);
+	}
+	dm->have_rng = false;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Device manager: the PCI bus of the VM and the virtio devices on it, and
+ * the KVM glue a virtio device needs (ioeventfd for notifications, MSI-X
+ * vectors as irqfds on GSI routes). A device reaches guest memory only
+ * through its gm_view and talks to the VM only through eventfds, so moving
+ * it to its own process later is plumbing.
+ */
+#ifndef APERTURE_DEVMGR_H
+#define APERTURE_DEVMGR_H
+
+#include "devices/pci.h"
+#include "devices/virtio-pci.h"
+#include "devices/virtio-rng.h"
+#include "vmm/vm.h"
+
+struct devmgr {
+	struct vm *vm;
+	struct pci_bus pci;
+	struct virtio_platform plat;
+	struct virtio_rng rng;
+	bool have_rng;
+};
+
+/* PCI bus on the VM's buses (0xCF9 byte accesses go to cf9_io). */
+int devmgr_init(struct devmgr *dm, struct vm *vm, bus_io_fn cf9_io, void *cf9_opaque) must_check;
+/* virtio-rng with the whole guest memory as its view, in a free slot. */
+int devmgr_add_rng(struct devmgr *dm) must_check;
+void devmgr_destroy(struct devmgr *dm);
+
+#endif
