@@ -44,6 +44,7 @@ void virtio_queue_interrupt(struct virtio_dev *vd, unsigned q)
 	vd->isr |= 1;
 	vec = vd->q[q].msix;
 	pthread_mutex_unlock(&vd->lock);
+	log_debug("%s: queue %u interrupt, vector %u", vd->ops->name, q, vec);
 	if (vec != VIRTIO_MSI_NO_VECTOR)
 		msix_notify(&vd->msix, vec);
 }
@@ -130,8 +131,19 @@ static void *worker(void *arg)
 			pthread_mutex_lock(&vd->lock);
 			go = !vd->failed && vd->q[i].enabled && (vd->status & VIRTIO_CONFIG_S_DRIVER_OK);
 			pthread_mutex_unlock(&vd->lock);
-			if (go && vd->ops->queue_notify(vd, i) < 0)
-				virtio_dev_fail(vd, "queue %u: request rejected", i);
+			log_debug("%s: queue %u kicked%s", vd->ops->name, i, go ? "" : " (ignored: not ready)");
+			if (!go)
+				continue;
+			/*
+			 * Drain, then ask for the next kick (avail_event with
+			 * EVENT_IDX) and drain again if buffers slipped in.
+			 */
+			do {
+				if (vd->ops->queue_notify(vd, i) < 0) {
+					virtio_dev_fail(vd, "queue %u: request rejected", i);
+					break;
+				}
+			} while (!__atomic_load_n(&vd->failed, __ATOMIC_ACQUIRE) && vq_set_avail_event(&vd->q[i].vq));
 		}
 	}
 }

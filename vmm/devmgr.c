@@ -65,6 +65,9 @@ static void kvm_msi_route(void *ctx, struct virtio_dev *vd, unsigned vec, uint64
 	}
 	if (err)
 		log_errno(err, "%s: routing MSI-X vector %u", vd->ops->name, vec);
+	else
+		log_debug("%s: MSI-X vector %u -> GSI %d (addr 0x%llx data 0x%x)", vd->ops->name, vec, kv->gsi[vec],
+			  (unsigned long long)addr, data);
 }
 
 static void kvm_msi_deliver(void *ctx, struct virtio_dev *vd, unsigned vec)
