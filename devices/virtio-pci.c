@@ -62,6 +62,14 @@ void virtio_config_changed(struct virtio_dev *vd)
 		msix_notify(&vd->msix, vec);
 }
 
+void virtio_dev_kick(struct virtio_dev *vd, unsigned q)
+{
+	uint64_t one = 1;
+
+	if (q < vd->ops->nqueues && write(vd->q[q].kick_efd, &one, sizeof(one)) != sizeof(one))
+		log_errno(errno, "%s: kick queue %u", vd->ops->name, q);
+}
+
 void virtio_dev_fail(struct virtio_dev *vd, const char *fmt, ...)
 {
 	char msg[256];

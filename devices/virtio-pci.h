@@ -66,10 +66,13 @@ struct virtio_dev_ops {
 	/* Write device configuration; optional (read-only configuration otherwise). */
 	void (*config_write)(struct virtio_dev *vd, uint32_t off, const uint8_t *data, unsigned len);
 	/*
-	 * Queue `q` was notified. Runs on the device's worker thread only, after
-	 * DRIVER_OK and while the device is not failed. Pop with virtio_pop(),
-	 * complete with virtio_push(); return a negative errno for a guest error
-	 * (the transport then fails the device).
+	 * Queue `q` was notified (by the driver, or virtio_dev_kick()). Runs on
+	 * the device's worker thread only, after DRIVER_OK and while the device
+	 * is not failed. Drain what can be handled now: pop with virtio_pop()
+	 * until it returns 0, complete with virtio_push(); the transport then
+	 * asks for the next kick (avail_event) and calls again if buffers
+	 * slipped in. Return a negative errno for a guest error (the transport
+	 * then fails the device).
 	 */
 	int (*queue_notify)(struct virtio_dev *vd, unsigned q);
 	/* The driver reset the device: drop device state. Worker thread stopped. */
@@ -141,5 +144,11 @@ int virtio_push(struct virtio_dev *vd, unsigned q, uint16_t head, uint32_t len) 
 void virtio_queue_interrupt(struct virtio_dev *vd, unsigned q);
 /* Tell the driver the device configuration changed. */
 void virtio_config_changed(struct virtio_dev *vd);
+/*
+ * Wake the worker to run ops->queue_notify(vd, q) as if the driver had
+ * kicked q: how host-side events (data for the guest) reach the worker.
+ * Any thread.
+ */
+void virtio_dev_kick(struct virtio_dev *vd, unsigned q);
 
 #endif
