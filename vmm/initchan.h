@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Init channel messages (docs/protocol.md): flattened device trees, one
+ * after another on a vsock stream, each framed by its own header's
+ * `totalsize`. The root node's `message` string names the message; the
+ * other properties are typed fields. Unknown properties are ignored, so
+ * either side can add fields without breaking the other.
+ *
+ * What it trusts: nothing. A blob is read only after fdt_check_full() over
+ * exactly its declared size, which must lie between the FDT header size and
+ * INITCHAN_MAX_MSG. Every property is length-checked before use; strings must
+ * be NUL-terminated inside their property. A malformed message makes the
+ * parser return an error; the caller closes the connection with one log line.
+ */
+#ifndef APERTURE_INITCHAN_H
+#define APERTURE_INITCHAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "vmm/util.h"
+
+#define INITCHAN_PORT 1024
+#define INITCHAN_MAX_MSG (64 * 1024)
+#define INITCHAN_STR 128
+
+enum initchan_type {
+	MSG_UNKNOWN = 0,          /* a message name we do not know: ignored */
+	MSG_GUEST_CAPABILITIES,   /* guest -> monitor */
+	MSG_BOOT_MARK,            /* guest -> monitor */
+	MSG_EXIT_STATUS,          /* guest -> monitor */
+	MSG_DEVICES_READY,        /* monitor -> guest */
+};
+
+struct initchan_msg {
+	enum initchan_type type;
+	char name[INITCHAN_STR];         /* the `message` string */
+	/* guest-capabilities */
+	uint64_t swiotlb_base, swiotlb_size;
+	char kernel_release[INITCHAN_STR];
+	char init_version[INITCHAN_STR];
+	/* boot-mark */
+	char mark[INITCHAN_STR];
+	/* exit-status */
+	uint32_t status;
+	/* devices-ready */
+	uint32_t ndevices;
+};
+
+/* A byte stream in, whole messages out. */
+struct initchan_parser {
+	uint8_t buf[INITCHAN_MAX_MSG];
+	size_t len;
+};
+
+void initchan_parser_init(struct initchan_parser *p);
+/*
+ * Feed bytes. For each complete message calls cb(ctx, msg). Returns 0, or
+ * -EBADMSG / -EMSGSIZE with a reason in err for the first malformed message
+ * (the stream is then unusable: close it).
+ */
+int initchan_feed(struct initchan_parser *p, const uint8_t *data, size_t len,
+		  void (*cb)(void *ctx, const struct initchan_msg *m), void *ctx, char *err, size_t errlen)
+	must_check;
+/* Decode one whole blob of exactly `len` bytes. 0 or -EBADMSG with err. */
+int initchan_decode(const void *blob, size_t len, struct initchan_msg *m, char *err, size_t errlen) must_check;
+
+/* Device entry of a DEVICES_READY message. */
+struct initchan_device {
+	const char *kind;   /* "virtio-rng", "virtio-fs", ... */
+	unsigned slot;      /* PCI slot on bus 0 */
+	const char *tag;    /* virtio-fs tag or NULL */
+	const char *mount;  /* where the init mounts it, or NULL */
+	uint64_t aperture_base, aperture_size; /* 0, 0: none */
+};
+
+/* Build DEVICES_READY into buf; returns its size or -E2BIG. */
+long initchan_build_devices_ready(void *buf, size_t buflen, const struct initchan_device *d, unsigned n) must_check;
+
+#endif
