@@ -210,8 +210,8 @@ static void guest_exit_status(void *ctx, unsigned status)
 {
 	struct monitor *m = ctx;
 
-	__atomic_store_n(&m->vm.guest_status, (int)status, __ATOMIC_RELEASE);
-	events_emit("guest-exit-status", "\"status\":%u", status);
+	vm_set_guest_status(&m->vm, (int)status);
+	events_emit("guest-exit-status", "\"status\":%u,\"via\":\"port\"", status);
 }
 
 static const struct pvport_ops pvport_ops = {

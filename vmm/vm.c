@@ -328,6 +328,11 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, const char *fmt,
 		log_errno(errno, "signalling the stop eventfd");
 }
 
+void vm_set_guest_status(struct vm *vm, int status)
+{
+	__atomic_store_n(&vm->guest_status, status, __ATOMIC_RELEASE);
+}
+
 int vm_irq_line(struct vm *vm, unsigned gsi, int level)
 {
 	struct kvm_irq_level irq = { .irq = gsi, .level = level };

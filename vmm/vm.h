@@ -80,6 +80,9 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, const char *fmt,
 enum vm_stop_reason vm_stop_reason(struct vm *vm);
 /* Wait for every vCPU thread. */
 void vm_join(struct vm *vm);
+/* Record the exit status the guest reported (0-255); any thread. */
+void vm_set_guest_status(struct vm *vm, int status);
+
 /* Drive a GSI of the in-kernel irqchip. */
 int vm_irq_line(struct vm *vm, unsigned gsi, int level);
 

@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "channel.h"
 
 #define PVPORT_BASE 0xA70
 #define PVPORT_MAGIC 0x54525041u
@@ -39,8 +40,11 @@
 #define MARK_INIT 1u
 #define MARK_WORKLOAD 2u
 #define CMDLINE_MAX 4096
+#define INIT_VERSION "0.2"
+#define CHANNEL_TIMEOUT_MS 30000
 
 static int have_port;
+static int chan = -1;
 static volatile sig_atomic_t stop_signal;
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -77,6 +81,47 @@ static void port_open(void)
 	have_port = inl(PVPORT_BASE) == PVPORT_MAGIC;
 	if (!have_port)
 		say("not running under the aperture monitor (no paravirtual port)");
+}
+
+/* Exit status to the monitor: over the init channel, and the port as a fallback. */
+static void report_status(unsigned status)
+{
+	if (chan >= 0 && chan_send_status(chan, status) < 0)
+		say("init channel: cannot send the exit status");
+	port_write(PVPORT_CMD_EXIT_STATUS, status);
+}
+
+static void write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0 || write(fd, s, strlen(s)) < 0)
+		say("write %s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+/* The handshake: capabilities out, devices in, then let the kernel find them. */
+static void handshake(void)
+{
+	struct chan_reply reply;
+
+	chan = chan_connect(CHANNEL_TIMEOUT_MS);
+	if (chan < 0) {
+		say("no init channel (vsock %d:%d): %s", CHAN_HOST_CID, CHAN_PORT, strerror(errno));
+		return;
+	}
+	if (chan_send_mark(chan, "init-reached") < 0 || chan_send_capabilities(chan, INIT_VERSION) < 0) {
+		say("init channel: send failed");
+		return;
+	}
+	if (chan_wait_devices_ready(chan, &reply, CHANNEL_TIMEOUT_MS) < 0) {
+		say("init channel: no devices-ready from the monitor");
+		return;
+	}
+	if (reply.ndevices)
+		write_file("/sys/bus/pci/rescan", "1");
+	chan_send_mark(chan, "devices-bound");
 }
 
 static void do_mount(const char *src, const char *dst, const char *type, unsigned long flags, const char *data)
@@ -252,13 +297,14 @@ int main(void)
 	if (chdir("/root") < 0)
 		say("chdir /root: %s", strerror(errno));
 
+	handshake();
 	read_cmdline(cmdline, sizeof(cmdline));
 	b64 = cmdline_opt(cmdline, "aperture.exec");
 	if (b64) {
 		cmd = b64decode(b64);
 		if (!cmd) {
 			say("aperture.exec is not valid base64");
-			port_write(PVPORT_CMD_EXIT_STATUS, 127);
+			report_status(127);
 			sync();
 			reboot(RB_AUTOBOOT);
 			return 1;
@@ -281,7 +327,7 @@ int main(void)
 	}
 	if (stop_signal)
 		status = 0;
-	port_write(PVPORT_CMD_EXIT_STATUS, (uint32_t)status);
+	report_status((unsigned)status);
 	sync();
 	reboot(RB_AUTOBOOT);
 	say("reboot: %s", strerror(errno));

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/* The guest end of the init channel (docs/protocol.md): FDT messages over vsock. */
+#ifndef APERTURE_GUEST_CHANNEL_H
+#define APERTURE_GUEST_CHANNEL_H
+
+#include <stdint.h>
+
+#define CHAN_HOST_CID 2
+#define CHAN_PORT 1024
+#define CHAN_MAX_DEVICES 16
+
+struct chan_device {
+	char kind[32];
+	unsigned slot;
+	char tag[64];
+	char mount[128];
+};
+
+struct chan_reply {
+	unsigned ndevices;
+	struct chan_device dev[CHAN_MAX_DEVICES];
+};
+
+/* Connect to the monitor; -1 (errno set) if there is no channel. */
+int chan_connect(unsigned timeout_ms);
+/* GUEST_CAPABILITIES with the pool from sysfs (zeros when absent). */
+int chan_send_capabilities(int fd, const char *init_version);
+/* Wait for DEVICES_READY; 0 and the devices, or -1. */
+int chan_wait_devices_ready(int fd, struct chan_reply *r, unsigned timeout_ms);
+int chan_send_mark(int fd, const char *mark);
+int chan_send_status(int fd, unsigned status);
+
+#endif
