@@ -19,6 +19,7 @@ const char cli_usage[] =
 	"  --cpu-template NAME   host (default) or baseline (x86-64-v2, no AVX)\n"
 	"  --exec CMD            run CMD with /bin/sh -c in the guest; exit with its status\n"
 	"  --events FILE         write boot events as JSON lines to FILE\n"
+	"  --vsock-uds PATH      UNIX socket for host programs: \"CONNECT <port>\\n\" reaches a guest vsock port\n"
 	"  --timeout SECONDS     stop the guest after SECONDS and exit 124\n"
 	"  --verbose             kernel boot messages and monitor debug lines\n"
 	"  --help                this text\n"
@@ -30,7 +31,7 @@ const char cli_usage[] =
 
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_CPU_TEMPLATE,
-	OPT_EXEC, OPT_EVENTS, OPT_TIMEOUT, OPT_VERBOSE, OPT_HELP, OPT_VERSION,
+	OPT_EXEC, OPT_EVENTS, OPT_TIMEOUT, OPT_VSOCK_UDS, OPT_VERBOSE, OPT_HELP, OPT_VERSION,
 };
 
 static const struct option options[] = {
@@ -43,6 +44,7 @@ static const struct option options[] = {
 	{ "exec", required_argument, NULL, OPT_EXEC },
 	{ "events", required_argument, NULL, OPT_EVENTS },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "vsock-uds", required_argument, NULL, OPT_VSOCK_UDS },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -142,6 +144,11 @@ int cli_parse(int argc, char **argv, struct vmm_config *cfg, char *err, size_t e
 				return bad(err, errlen, "--timeout: '%s' is not a number of seconds from 1 to %d",
 					   optarg, CLI_MAX_TIMEOUT);
 			cfg->timeout_s = (unsigned)v;
+			break;
+		case OPT_VSOCK_UDS:
+			if (!*optarg || strlen(optarg) >= 108)
+				return bad(err, errlen, "--vsock-uds: path empty or longer than 107 bytes");
+			cfg->vsock_uds = optarg;
 			break;
 		case OPT_VERBOSE:
 			cfg->verbose = true;

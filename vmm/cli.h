@@ -27,6 +27,7 @@ struct vmm_config {
 	const char *cmdline; /* appended to the generated command line */
 	const char *exec;    /* command for the guest init; NULL: interactive shell */
 	const char *events;
+	const char *vsock_uds; /* UNIX socket for host programs to reach guest vsock ports */
 	unsigned cpus;
 	uint64_t memory;
 	enum cpu_template cpu_template;

@@ -111,6 +111,30 @@ int devmgr_add_rng(struct devmgr *dm)
 	return 0;
 }
 
+int devmgr_add_vsock(struct devmgr *dm, const char *uds_path)
+{
+	struct gm_view all = gm_view_all(&dm->vm->mem);
+	int err = virtio_vsock_init(&dm->vsock, &dm->plat, &all, DEVMGR_GUEST_CID);
+	int slot;
+
+	if (err)
+		return err;
+	dm->have_vsock = true;
+	slot = pci_bus_add(&dm->pci, &dm->vsock.vdev.pci, -1);
+	if (slot < 0)
+		return slot;
+	if (uds_path) {
+		err = vsock_uds_listen(&dm->vsock, uds_path);
+		if (err) {
+			log_errno(err, "--vsock-uds %s", uds_path);
+			return err;
+		}
+	}
+	events_emit("device-added", "\"device\":\"virtio-vsock\",\"slot\":%d,\"guest_cid\":%d", slot,
+		    DEVMGR_GUEST_CID);
+	return 0;
+}
+
 static void free_vectors(struct virtio_dev *vd)
 {
 	struct kvm_vectors *kv = vd->plat_dev;
@@ -131,4 +155,9 @@ void devmgr_destroy(struct devmgr *dm)
 		free_vectors(&dm->rng.vdev);
 	}
 	dm->have_rng = false;
+	if (dm->have_vsock) {
+		virtio_vsock_destroy(&dm->vsock);
+		free_vectors(&dm->vsock.vdev);
+	}
+	dm->have_vsock = false;
 }

@@ -12,6 +12,7 @@
 #include "devices/pci.h"
 #include "devices/virtio-pci.h"
 #include "devices/virtio-rng.h"
+#include "devices/virtio-vsock.h"
 #include "vmm/vm.h"
 
 struct devmgr {
@@ -20,10 +21,19 @@ struct devmgr {
 	struct virtio_platform plat;
 	struct virtio_rng rng;
 	bool have_rng;
+	struct virtio_vsock vsock;
+	bool have_vsock;
 };
+
+#define DEVMGR_GUEST_CID 3
 
 /* PCI bus on the VM's buses (0xCF9 byte accesses go to cf9_io). */
 int devmgr_init(struct devmgr *dm, struct vm *vm, bus_io_fn cf9_io, void *cf9_opaque) must_check;
+/*
+ * virtio-vsock (the init channel; present from boot, no aperture), with a
+ * UNIX socket for host programs when uds_path is not NULL.
+ */
+int devmgr_add_vsock(struct devmgr *dm, const char *uds_path) must_check;
 /* virtio-rng with the whole guest memory as its view, in a free slot. */
 int devmgr_add_rng(struct devmgr *dm) must_check;
 void devmgr_destroy(struct devmgr *dm);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 #include "build/config.h"
@@ -24,6 +25,7 @@
 #include "vmm/cli.h"
 #include "vmm/cpuid.h"
 #include "vmm/devmgr.h"
+#include "vmm/handshake.h"
 #include "vmm/events.h"
 #include "vmm/loader.h"
 #include "vmm/log.h"
@@ -43,6 +45,7 @@ struct monitor {
 	struct reset_dev reset;
 	struct pvport pvport;
 	struct devmgr dm;
+	struct handshake hs;
 	int rx_efd;           /* the UART has room for input again */
 	bool raw_tty;
 	bool escape;
@@ -219,7 +222,7 @@ static const struct pvport_ops pvport_ops = {
 	.exit_status = guest_exit_status,
 };
 
-static int wire_devices(struct monitor *m)
+static int wire_devices(struct monitor *m, const struct vmm_config *cfg)
 {
 	struct bus *pio = &m->vm.pio;
 	int err;
@@ -234,8 +237,11 @@ static int wire_devices(struct monitor *m)
 		err = bus_register(pio, I8042_CMD_PORT, 1, reset_i8042_cmd_io, &m->reset, "i8042");
 	if (!err)
 		err = devmgr_init(&m->dm, &m->vm, reset_cf9_io, &m->reset);
+	/* The init channel is there from boot; other devices wait for the handshake. */
 	if (!err)
-		err = devmgr_add_rng(&m->dm);
+		err = devmgr_add_vsock(&m->dm, cfg->vsock_uds);
+	if (!err)
+		err = handshake_init(&m->hs, &m->dm, &m->vm);
 	if (!err)
 		err = bus_register(pio, PVPORT_BASE, PVPORT_LEN, pvport_io, &m->pvport, "pvport");
 	if (err)
@@ -519,6 +525,14 @@ int vmm_main(int argc, char **argv)
 	}
 	if (ipath[0] && load_user_file("--initrd", ipath, MAX_INITRD_SIZE, &initrd, &initrd_len))
 		return EXIT_USAGE;
+	if (cfg.vsock_uds) {
+		struct stat st;
+
+		if (lstat(cfg.vsock_uds, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+			log_msg("--vsock-uds %s: exists and is not a socket (refusing to replace it)", cfg.vsock_uds);
+			return EXIT_USAGE;
+		}
+	}
 	pages = sysconf(_SC_PHYS_PAGES);
 	pagesize = sysconf(_SC_PAGESIZE);
 	if (pages > 0 && pagesize > 0 && cfg.memory > (uint64_t)pages * (uint64_t)pagesize) {
@@ -561,7 +575,7 @@ int vmm_main(int argc, char **argv)
 	events_json_string(jpath, sizeof(jpath), kpath);
 	events_emit("kernel-loaded", "\"kernel\":%s,\"format\":\"%s\",\"entry\":\"0x%llx\",\"initrd_bytes\":%zu",
 		    jpath, ki.kind == KERNEL_ELF ? "elf" : "bzimage", (unsigned long long)br.entry, initrd_len);
-	if (wire_devices(m) || vm_setup_boot_cpu(&m->vm, br.entry, br.zero_page))
+	if (wire_devices(m, &cfg) || vm_setup_boot_cpu(&m->vm, br.entry, br.zero_page))
 		goto out;
 	if (setup_signals(cfg.timeout_s, &sfd, &tfd)) {
 		log_errno(errno, "signal and timer setup");

@@ -14,6 +14,7 @@ Suite *pci_suite(void);
 Suite *virtqueue_suite(void);
 Suite *msix_suite(void);
 Suite *virtio_suite(void);
+Suite *vsock_suite(void);
 Suite *initchan_suite(void);
 
 #endif
