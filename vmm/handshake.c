@@ -11,51 +11,55 @@ static void on_msg(void *ctx, const struct initchan_msg *m);
 static void *hs_accept(void *ctx, struct vsock_conn *c, uint32_t guest_port)
 {
 	struct handshake *hs = ctx;
-	void *ret = hs;
+	struct hs_conn *hc = NULL;
 
 	pthread_mutex_lock(&hs->lock);
-	if (hs->conn) {
-		ret = NULL; /* one init connection at a time */
-	} else {
-		hs->conn = c;
-		initchan_parser_init(&hs->parser);
+	for (unsigned i = 0; i < HANDSHAKE_MAX_CONNS && !hc; i++)
+		if (!hs->conns[i].conn)
+			hc = &hs->conns[i];
+	if (hc) {
+		hc->hs = hs;
+		hc->conn = c;
+		initchan_parser_init(&hc->parser);
 	}
 	pthread_mutex_unlock(&hs->lock);
-	if (ret)
+	if (hc)
 		events_emit("init-channel-connected", "\"guest_port\":%u", guest_port);
-	return ret;
+	else
+		log_msg("init channel: more than %d connections, refusing one", HANDSHAKE_MAX_CONNS);
+	return hc;
 }
 
 static void hs_recv(void *conn_ctx, const uint8_t *buf, size_t len)
 {
-	struct handshake *hs = conn_ctx;
+	struct hs_conn *hc = conn_ctx;
+	struct handshake *hs = hc->hs;
 	char err[256];
 	int r;
 
-	r = initchan_feed(&hs->parser, buf, len, on_msg, hs, err, sizeof(err));
-	if (r) {
-		struct vsock_conn *c;
-
-		pthread_mutex_lock(&hs->lock);
-		c = hs->conn;
-		hs->malformed++;
-		pthread_mutex_unlock(&hs->lock);
-		log_msg("init channel: malformed message (%s): closing the connection", err);
-		events_emit("init-channel-malformed", NULL);
-		/* Held across vsock_close() so closed() cannot race it (recursive lock). */
-		pthread_mutex_lock(&hs->lock);
-		if (c && hs->conn == c)
-			vsock_close(c);
-		pthread_mutex_unlock(&hs->lock);
+	pthread_mutex_lock(&hs->lock);
+	if (hc->conn) {
+		hs->reply_to = hc->conn; /* messages are handled with their sender in reach */
+		r = initchan_feed(&hc->parser, buf, len, on_msg, hs, err, sizeof(err));
+		if (r) {
+			hs->malformed++;
+			log_msg("init channel: malformed message (%s): closing the connection", err);
+			events_emit("init-channel-malformed", NULL);
+			vsock_close(hc->conn);
+		}
 	}
+	pthread_mutex_unlock(&hs->lock);
 }
 
 static void hs_closed(void *conn_ctx)
 {
-	struct handshake *hs = conn_ctx;
+	struct hs_conn *hc = conn_ctx;
+	struct handshake *hs = hc->hs;
 
 	pthread_mutex_lock(&hs->lock);
-	hs->conn = NULL;
+	if (hs->reply_to == hc->conn)
+		hs->reply_to = NULL;
+	hc->conn = NULL;
 	pthread_mutex_unlock(&hs->lock);
 }
 
@@ -69,14 +73,11 @@ static void send_devices_ready(struct handshake *hs, const struct initchan_devic
 {
 	static uint8_t buf[INITCHAN_MAX_MSG];
 	long len = initchan_build_devices_ready(buf, sizeof(buf), d, n);
-	struct vsock_conn *c;
 	int r = -ENOTCONN;
 
-	pthread_mutex_lock(&hs->lock);
-	c = hs->conn;
-	if (c && len > 0)
-		r = vsock_send(c, buf, (size_t)len);
-	pthread_mutex_unlock(&hs->lock);
+	/* Called from on_msg() with hs->lock held, so reply_to is alive. */
+	if (hs->reply_to && len > 0)
+		r = vsock_send(hs->reply_to, buf, (size_t)len);
 	if (r)
 		log_errno(r, "init channel: sending devices-ready");
 	else

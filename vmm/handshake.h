@@ -16,12 +16,23 @@
 #include "vmm/devmgr.h"
 #include "vmm/initchan.h"
 
+#define HANDSHAKE_MAX_CONNS 4
+
+struct handshake;
+
+/* One guest connection to port 1024 and its stream parser. */
+struct hs_conn {
+	struct handshake *hs;
+	struct vsock_conn *conn;   /* NULL: slot free */
+	struct initchan_parser parser;
+};
+
 struct handshake {
 	struct devmgr *dm;
 	struct vm *vm;
-	pthread_mutex_t lock;
-	struct vsock_conn *conn;   /* the one init connection, or NULL */
-	struct initchan_parser parser;
+	pthread_mutex_t lock;      /* recursive: held across vsock calls that may call closed() */
+	struct hs_conn conns[HANDSHAKE_MAX_CONNS];
+	struct vsock_conn *reply_to; /* the connection that sent GUEST_CAPABILITIES */
 	bool caps_seen;
 	unsigned malformed;        /* connections closed for bad messages */
 };
