@@ -40,7 +40,7 @@ static void plat_deliver(void *ctx, struct virtio_dev *vd, unsigned vec)
 		__atomic_fetch_add(&h->msi[vec], 1, __ATOMIC_RELEASE);
 }
 
-static void die(const char *what)
+static void h_die(const char *what)
 {
 	fprintf(stderr, "harness: %s\n", what);
 	abort();
@@ -52,7 +52,7 @@ void h_init(struct harness *h, uint64_t mem_size)
 	fakemem_init_simple(&h->fm, mem_size);
 	pci_bus_init(&h->pci, mem_size);
 	if (pci_bus_attach(&h->pci, &h->pio, &h->mmio, NULL, NULL))
-		die("pci_bus_attach");
+		h_die("pci_bus_attach");
 	h->plat = (struct virtio_platform){
 		.ioeventfd = plat_ioeventfd, .msi_route = plat_route, .msi_deliver = plat_deliver, .ctx = h,
 	};
@@ -109,11 +109,11 @@ void h_plug(struct harness *h, struct virtio_dev *vd)
 	unsigned cap, msix = 0;
 
 	if (slot < 0)
-		die("pci_bus_add");
+		h_die("pci_bus_add");
 	h->vd = vd;
 	h->slot = (unsigned)slot;
 	if ((h_cfg_read(h, PCI_VENDOR_ID, 2)) != VIRTIO_PCI_VENDOR)
-		die("no virtio vendor id");
+		h_die("no virtio vendor id");
 	/* Walk the capability list as virtio_pci_modern does. */
 	for (cap = h_cfg_read(h, PCI_CAPABILITY_LIST, 1); cap; cap = h_cfg_read(h, cap + 1, 1)) {
 		unsigned id = h_cfg_read(h, cap, 1);
@@ -145,7 +145,7 @@ void h_plug(struct harness *h, struct virtio_dev *vd)
 		}
 	}
 	if (!h->cap_common || !h->cap_isr || !h->cap_notify || !msix)
-		die("missing virtio or MSI-X capability");
+		h_die("missing virtio or MSI-X capability");
 	h->bar0 = h_cfg_read(h, PCI_BASE_ADDRESS_0, 4) & PCI_BASE_ADDRESS_MEM_MASK;
 	h_cfg_write(h, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
 	/* Program every vector, unmask, enable MSI-X. */
