@@ -496,6 +496,8 @@ START_TEST(cmdline_emulated)
 	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 1, 3000000), 0);
 	ck_assert(has_token(buf, "emulated_cpl0"));
 	ck_assert(has_token(buf, "lpj=12000000")); /* 3 GHz / HZ 250 */
+	/* User code kept off AVX, whose state the kernel cannot save there. */
+	ck_assert_ptr_nonnull(strstr(buf, " GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX,-AVX2,-AVX512F,"));
 	ck_assert(has_token(buf, "console=ttyS0"));
 	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 1, 2593907), 0);
 	ck_assert(has_token(buf, "lpj=10375628"));
