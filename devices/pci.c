@@ -99,9 +99,11 @@ static void update_bars(const struct pci_bus *b, struct pci_dev *d)
 		uint64_t a = bar_decode_addr(b, d, n);
 
 		if (a != d->bar_addr[n]) {
+			uint64_t old = d->bar_addr[n];
+
 			d->bar_addr[n] = a;
 			if (d->ops && d->ops->bar_moved)
-				d->ops->bar_moved(d, n, a);
+				d->ops->bar_moved(d, n, old, a);
 		}
 	}
 }

@@ -43,8 +43,11 @@ struct pci_dev_ops {
 	 */
 	void (*bar_io)(struct pci_dev *d, unsigned bar, uint64_t offset, uint8_t *data, unsigned size,
 		       bool is_write);
-	/* BAR `bar` now decodes at `addr` (or stopped decoding: addr == 0). Bus lock held. */
-	void (*bar_moved)(struct pci_dev *d, unsigned bar, uint64_t addr);
+	/*
+	 * BAR `bar` decoded at `old` and now decodes at `addr` (0: not
+	 * decoding). d->bar_addr[bar] already holds `addr`. Bus lock held.
+	 */
+	void (*bar_moved)(struct pci_dev *d, unsigned bar, uint64_t old, uint64_t addr);
 	/* After the bus applied a configuration write (bus lock held). Optional. */
 	void (*cfg_written)(struct pci_dev *d, unsigned offset, unsigned size);
 };

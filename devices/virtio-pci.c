@@ -442,7 +442,7 @@ unmapped:
 		memset(data, 0, size);
 }
 
-static void bar_moved(struct pci_dev *d, unsigned bar, uint64_t addr)
+static void bar_moved(struct pci_dev *d, unsigned bar, uint64_t old, uint64_t addr)
 {
 	struct virtio_dev *vd = d->opaque;
 	static const unsigned notify_len = 2;
@@ -450,21 +450,17 @@ static void bar_moved(struct pci_dev *d, unsigned bar, uint64_t addr)
 	if (bar != 0 || !vd->plat->ioeventfd)
 		return;
 	for (unsigned i = 0; i < vd->ops->nqueues; i++) {
-		if (d->bar_addr[0] && d->bar_addr[0] != addr)
-			(void)vd->plat->ioeventfd(vd->plat->ctx, vd->q[i].kick_efd,
-						  d->bar_addr[0] + VIRTIO_PCI_NOTIFY_OFF + i * VIRTIO_PCI_NOTIFY_MULT,
-						  notify_len, false);
-	}
-	/* bar_addr is updated by the bus after this returns: remember ours now. */
-	if (!addr)
-		return;
-	for (unsigned i = 0; i < vd->ops->nqueues; i++) {
-		int r = vd->plat->ioeventfd(vd->plat->ctx, vd->q[i].kick_efd,
-					    addr + VIRTIO_PCI_NOTIFY_OFF + i * VIRTIO_PCI_NOTIFY_MULT, notify_len, true);
+		uint64_t off = VIRTIO_PCI_NOTIFY_OFF + i * VIRTIO_PCI_NOTIFY_MULT;
 
-		if (r)
-			log_debug("%s: no ioeventfd for queue %u (%s): notifications take MMIO exits",
-				  vd->ops->name, i, strerror(-r));
+		if (old)
+			(void)vd->plat->ioeventfd(vd->plat->ctx, vd->q[i].kick_efd, old + off, notify_len, false);
+		if (addr) {
+			int r = vd->plat->ioeventfd(vd->plat->ctx, vd->q[i].kick_efd, addr + off, notify_len, true);
+
+			if (r)
+				log_debug("%s: no ioeventfd for queue %u (%s): notifications take MMIO exits",
+					  vd->ops->name, i, strerror(-r));
+		}
 	}
 }
 

@@ -33,7 +33,19 @@ static void bar_io(struct pci_dev *d, unsigned bar, uint64_t offset, uint8_t *da
 		memset(data, 0xAB, size);
 }
 
-static const struct pci_dev_ops ops = { .bar_io = bar_io };
+static uint64_t moved_old, moved_new;
+static unsigned moves;
+
+static void bar_moved(struct pci_dev *d, unsigned bar, uint64_t old, uint64_t addr)
+{
+	(void)d;
+	(void)bar;
+	moves++;
+	moved_old = old;
+	moved_new = addr;
+}
+
+static const struct pci_dev_ops ops = { .bar_io = bar_io, .bar_moved = bar_moved };
 
 static void setup(void)
 {
@@ -119,7 +131,12 @@ START_TEST(pci_bar_sizing_and_routing)
 	ck_assert(bus_dispatch(&mmio, 0x20000010, buf, 4, false));
 	ck_assert_uint_eq(bar_hits, 0);
 	ck_assert_uint_eq(buf[0], 0xFF);
+	moves = 0;
 	cfg_write(1, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	/* Decoding starts: the device hears where (and that it was nowhere). */
+	ck_assert_uint_eq(moves, 1);
+	ck_assert_uint_eq(moved_old, 0);
+	ck_assert_uint_eq(moved_new, 0x20000000);
 	ck_assert(bus_dispatch(&mmio, 0x20000010, buf, 4, false));
 	ck_assert_uint_eq(bar_hits, 1);
 	ck_assert_uint_eq(last_bar, 0);
@@ -128,8 +145,14 @@ START_TEST(pci_bar_sizing_and_routing)
 	/* An access straddling the BAR's end reaches no device. */
 	bus_dispatch(&mmio, 0x20000000 + 0x4000 - 2, buf, 4, false);
 	ck_assert_uint_eq(bar_hits, 1);
+	/* Moving it tells the device the old address (to unbind its ioeventfds). */
+	cfg_write(1, PCI_BASE_ADDRESS_0, 0x30000000u);
+	ck_assert_uint_eq(moved_old, 0x20000000);
+	ck_assert_uint_eq(moved_new, 0x30000000);
 	/* A BAR programmed outside the window (over RAM) does not decode. */
 	cfg_write(1, PCI_BASE_ADDRESS_0, 0x01000000u);
+	ck_assert_uint_eq(moved_old, 0x30000000);
+	ck_assert_uint_eq(moved_new, 0);
 	bus_dispatch(&mmio, 0x01000000, buf, 4, false);
 	ck_assert_uint_eq(bar_hits, 1);
 	/* The same slot cannot be taken twice. */
