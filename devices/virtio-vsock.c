@@ -52,13 +52,18 @@ struct vsock_conn {
 
 /* ---- helpers ---- */
 
-/* Copy len bytes at byte offset off of iov[0..n) into dst; false if short. */
-static bool iov_gather(const struct iovec *iov, unsigned n, size_t off, void *dst, size_t len)
+/*
+ * Copy len bytes between buf and the byte range starting at offset off of
+ * iov[0..n) (into the iovecs when to_iov). Returns false if the iovecs end
+ * first. The iovecs come from the checked chain iterator.
+ */
+static bool iov_copy(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len, bool to_iov)
 {
-	uint8_t *d = dst;
+	uint8_t *b = buf;
 
 	for (unsigned i = 0; i < n && len; i++) {
 		size_t l = iov[i].iov_len;
+		uint8_t *seg = iov[i].iov_base;
 
 		if (off >= l) {
 			off -= l;
@@ -67,33 +72,27 @@ static bool iov_gather(const struct iovec *iov, unsigned n, size_t off, void *ds
 		l -= off;
 		if (l > len)
 			l = len;
-		memcpy(d, (const uint8_t *)iov[i].iov_base + off, l);
-		d += l;
+		if (to_iov)
+			memcpy(seg + off, b, l);
+		else
+			memcpy(b, seg + off, l);
+		b += l;
 		len -= l;
 		off = 0;
 	}
 	return len == 0;
 }
 
+/* Gather len bytes at offset off of the iovecs into dst; false if short. */
+static bool iov_gather(const struct iovec *iov, unsigned n, size_t off, void *dst, size_t len)
+{
+	return iov_copy(iov, n, off, dst, len, false);
+}
+
+/* Scatter src into the iovecs from offset off (callers size the buffers first). */
 static void iov_scatter(const struct iovec *iov, unsigned n, size_t off, const void *src, size_t len)
 {
-	const uint8_t *s = src;
-
-	for (unsigned i = 0; i < n && len; i++) {
-		size_t l = iov[i].iov_len;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		l -= off;
-		if (l > len)
-			l = len;
-		memcpy((uint8_t *)iov[i].iov_base + off, s, l);
-		s += l;
-		len -= l;
-		off = 0;
-	}
+	(void)iov_copy(iov, n, off, (void *)src, len, true);
 }
 
 static uint32_t peer_credit(const struct vsock_conn *c)
