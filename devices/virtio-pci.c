@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -245,7 +246,8 @@ static uint32_t common_read(struct virtio_dev *vd, unsigned off)
 
 static bool features_acceptable(struct virtio_dev *vd)
 {
-	return !(vd->driver_features & ~vd->host_features) && (vd->driver_features & (1ULL << VIRTIO_F_VERSION_1));
+	return !(vd->driver_features & ~vd->host_features) && (vd->driver_features & (1ULL << VIRTIO_F_VERSION_1)) &&
+	       (vd->driver_features & vd->required_features) == vd->required_features;
 }
 
 /* Caller holds vd->lock. Returns what to do after unlocking. */
@@ -256,9 +258,13 @@ static enum action set_status(struct virtio_dev *vd, uint8_t v)
 	if (v == 0)
 		return ACT_RESET;
 	if ((v & VIRTIO_CONFIG_S_FEATURES_OK) && !(old & VIRTIO_CONFIG_S_FEATURES_OK) && !features_acceptable(vd)) {
-		log_msg("%s (slot %u): refusing FEATURES_OK for driver features 0x%llx (offered 0x%llx)",
+		uint64_t missing = vd->required_features & ~vd->driver_features;
+
+		log_msg("%s (slot %u): refusing FEATURES_OK for driver features 0x%llx (offered 0x%llx%s)",
 			vd->ops->name, vd->pci.slot, (unsigned long long)vd->driver_features,
-			(unsigned long long)vd->host_features);
+			(unsigned long long)vd->host_features,
+			(missing & (1ULL << VIRTIO_F_SWIOTLB)) ? "; the driver did not accept its DMA aperture (SWIOTLB)"
+			: missing ? "; required features missing" : "");
 		v &= (uint8_t)~VIRTIO_CONFIG_S_FEATURES_OK;
 	}
 	/* NEEDS_RESET is the device's to set; keep it once set. */
@@ -492,6 +498,23 @@ static int add_virtio_cap(struct pci_dev *d, uint8_t type, uint32_t off, uint32_
 	return c;
 }
 
+/* The aperture capability: a struct virtio_pci_cap64 of cfg_type VIRTIO_PCI_CAP_SWIOTLB. */
+static int add_aperture_cap(struct pci_dev *d, uint64_t base, uint64_t size)
+{
+	int c = pci_add_cap(d, PCI_CAP_ID_VNDR, sizeof(struct virtio_pci_cap64));
+
+	if (c < 0)
+		return c;
+	d->cfg[c + VIRTIO_PCI_CAP_LEN] = (uint8_t)sizeof(struct virtio_pci_cap64);
+	d->cfg[c + VIRTIO_PCI_CAP_CFG_TYPE] = VIRTIO_PCI_CAP_SWIOTLB;
+	d->cfg[c + VIRTIO_PCI_CAP_BAR] = 0;
+	pci_set32(d, (unsigned)c + VIRTIO_PCI_CAP_OFFSET, (uint32_t)base);
+	pci_set32(d, (unsigned)c + VIRTIO_PCI_CAP_LENGTH, (uint32_t)size);
+	pci_set32(d, (unsigned)c + offsetof(struct virtio_pci_cap64, offset_hi), (uint32_t)(base >> 32));
+	pci_set32(d, (unsigned)c + offsetof(struct virtio_pci_cap64, length_hi), (uint32_t)(size >> 32));
+	return c;
+}
+
 int virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, const struct virtio_platform *plat,
 		    const struct gm_view *view, void *priv)
 {
@@ -506,7 +529,12 @@ int virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, con
 	vd->plat = plat;
 	vd->priv = priv;
 	vd->view = *view;
+	vd->view.stats = &vd->stats;
 	vd->host_features = ops->features | TRANSPORT_FEATURES;
+	if (view->aperture) {
+		vd->host_features |= VIRTIO_APERTURE_FEATURES;
+		vd->required_features = VIRTIO_APERTURE_FEATURES;
+	}
 	vd->config_msix = VIRTIO_MSI_NO_VECTOR;
 	vd->stop_efd = -1;
 	pthread_mutex_init(&vd->lock, NULL);
@@ -526,6 +554,12 @@ int virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, con
 				nq * VIRTIO_PCI_NOTIFY_MULT, 4)) < 0)
 		return c;
 	pci_set32(&vd->pci, (unsigned)c + sizeof(struct virtio_pci_cap), VIRTIO_PCI_NOTIFY_MULT);
+	if (view->aperture) {
+		c = add_aperture_cap(&vd->pci, view->base, view->size);
+		if (c < 0)
+			return c;
+		vd->aperture_cap = c;
+	}
 	/* One vector per queue plus one for configuration changes. */
 	err = msix_init(&vd->msix, &vd->pci, nq + 1, 0, VIRTIO_PCI_MSIX_TABLE_OFF, VIRTIO_PCI_MSIX_PBA_OFF,
 			&virtio_msix_ops, vd);

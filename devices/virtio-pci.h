@@ -45,6 +45,22 @@
 #define VIRTIO_PCI_NOTIFY_MULT 4
 #define VIRTIO_PCI_COMMON_SIZE 0x38
 #define VIRTIO_MAX_QUEUES 16
+/*
+ * Per-device DMA apertures (docs/protocol.md): the feature bit and the
+ * vendor capability type of the VIRTIO_F_SWIOTLB RFC, neither in the
+ * kernel headers yet. The capability is a struct virtio_pci_cap64 whose
+ * offset/offset_hi hold the aperture's guest-physical base and
+ * length/length_hi its size (bar and id are 0).
+ */
+#ifndef VIRTIO_F_SWIOTLB
+#define VIRTIO_F_SWIOTLB 27
+#endif
+#ifndef VIRTIO_PCI_CAP_SWIOTLB
+#define VIRTIO_PCI_CAP_SWIOTLB 10
+#endif
+/* What an aperture device requires the driver to acknowledge. */
+#define VIRTIO_APERTURE_FEATURES \
+	((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_ACCESS_PLATFORM) | (1ULL << VIRTIO_F_SWIOTLB))
 #define VIRTIO_PCI_VENDOR 0x1AF4
 #define VIRTIO_PCI_DEVICE_BASE 0x1040 /* + virtio device type, modern ids */
 
@@ -106,7 +122,10 @@ struct virtio_dev {
 	struct pci_dev pci;
 	struct msix msix;
 	struct gm_view view;        /* all guest memory this device may touch */
+	struct gm_stats stats;      /* what view let through / turned away */
 	uint64_t host_features;     /* transport + device features offered */
+	uint64_t required_features; /* FEATURES_OK only if all of these are acked */
+	int aperture_cap;           /* config offset of the aperture capability, 0: none */
 
 	pthread_mutex_t lock;       /* registers below */
 	uint8_t status;
@@ -128,7 +147,10 @@ struct virtio_dev {
 
 /*
  * Initialise vd for `ops` with `view` as its window on guest memory. The PCI
- * function is ready for pci_bus_add(). -errno.
+ * function is ready for pci_bus_add(). An aperture view (view->aperture)
+ * makes vd an aperture device: it advertises the aperture capability,
+ * offers ACCESS_PLATFORM and SWIOTLB, and accepts FEATURES_OK only when the
+ * driver acknowledged VIRTIO_APERTURE_FEATURES. -errno.
  */
 int virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, const struct virtio_platform *plat,
 		    const struct gm_view *view, void *priv) must_check;

@@ -19,6 +19,13 @@ const char cli_usage[] =
 	"  --cpu-template NAME   host (default) or baseline (x86-64-v2, no AVX)\n"
 	"  --exec CMD            run CMD with /bin/sh -c in the guest; exit with its status\n"
 	"  --events FILE         write boot events as JSON lines to FILE\n"
+	"  --share [TAG=]PATH    share host directory PATH over virtio-fs (repeatable); the guest\n"
+	"                        mounts it at /mnt/TAG (default tag: share)\n"
+	"  --dma MODE            aperture (default): one DMA aperture per device; shared: one\n"
+	"                        aperture shared by all devices; direct: no bounce buffers\n"
+	"  --swiotlb SIZE        bounce-buffer pool the guest reserves (default 64M or what the\n"
+	"                        devices need; 2M steps, at most 256M)\n"
+	"  --require-aperture    refuse to add devices when the guest kernel publishes no pool\n"
 	"  --vsock-uds PATH      UNIX socket for host programs: \"CONNECT <port>\\n\" reaches a guest vsock port\n"
 	"  --timeout SECONDS     stop the guest after SECONDS and exit 124\n"
 	"  --verbose             kernel boot messages and monitor debug lines\n"
@@ -32,6 +39,7 @@ const char cli_usage[] =
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_CPU_TEMPLATE,
 	OPT_EXEC, OPT_EVENTS, OPT_TIMEOUT, OPT_VSOCK_UDS, OPT_VERBOSE, OPT_HELP, OPT_VERSION,
+	OPT_SHARE, OPT_DMA, OPT_SWIOTLB, OPT_REQUIRE_APERTURE,
 };
 
 static const struct option options[] = {
@@ -48,6 +56,10 @@ static const struct option options[] = {
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "share", required_argument, NULL, OPT_SHARE },
+	{ "dma", required_argument, NULL, OPT_DMA },
+	{ "swiotlb", required_argument, NULL, OPT_SWIOTLB },
+	{ "require-aperture", no_argument, NULL, OPT_REQUIRE_APERTURE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -60,6 +72,50 @@ static int bad(char *err, size_t errlen, const char *fmt, ...)
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+static int check_pool(struct vmm_config *cfg, char *err, size_t errlen);
+
+static bool tag_char_ok(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+	       c == '.';
+}
+
+/* --share [TAG=]PATH. The tag names /mnt/TAG in the guest, so it is a plain file name. */
+static int add_share(struct vmm_config *cfg, const char *arg, char *err, size_t errlen)
+{
+	const char *eq = strchr(arg, '='), *path = arg, *tag = "share";
+	size_t taglen = 5;
+	struct cli_share *sh;
+
+	if (eq) {
+		tag = arg;
+		taglen = (size_t)(eq - arg);
+		path = eq + 1;
+		if (taglen == 0)
+			return bad(err, errlen, "--share %s: empty tag", arg);
+		if (taglen > CLI_MAX_TAG)
+			return bad(err, errlen, "--share %s: tag longer than %d bytes", arg, CLI_MAX_TAG);
+		for (size_t i = 0; i < taglen; i++)
+			if (!tag_char_ok(tag[i]))
+				return bad(err, errlen, "--share %s: a tag may only use letters, digits, '_', '-' and '.'",
+					   arg);
+		if ((taglen == 1 && tag[0] == '.') || (taglen == 2 && tag[0] == '.' && tag[1] == '.'))
+			return bad(err, errlen, "--share %s: '%.*s' cannot be a tag", arg, (int)taglen, tag);
+	}
+	if (!*path)
+		return bad(err, errlen, "--share %s: empty path", arg);
+	if (cfg->nshares == CLI_MAX_SHARES)
+		return bad(err, errlen, "--share: at most %d shares", CLI_MAX_SHARES);
+	for (unsigned i = 0; i < cfg->nshares; i++)
+		if (strlen(cfg->share[i].tag) == taglen && memcmp(cfg->share[i].tag, tag, taglen) == 0)
+			return bad(err, errlen, "--share %s: tag '%.*s' is used twice", arg, (int)taglen, tag);
+	sh = &cfg->share[cfg->nshares++];
+	memcpy(sh->tag, tag, taglen);
+	sh->tag[taglen] = '\0';
+	sh->path = path;
+	return 0;
 }
 
 static bool seen_once(unsigned *mask, int opt)
@@ -94,7 +150,8 @@ int cli_parse(int argc, char **argv, struct vmm_config *cfg, char *err, size_t e
 				return bad(err, errlen, "unknown option '-%c' (see --help)", optopt);
 			return bad(err, errlen, "unknown option '%s' (see --help)", argv[optind - 1]);
 		}
-		if (opt != OPT_VERBOSE && opt != OPT_HELP && opt != OPT_VERSION && seen_once(&seen, opt))
+		if (opt != OPT_VERBOSE && opt != OPT_HELP && opt != OPT_VERSION && opt != OPT_SHARE &&
+		    seen_once(&seen, opt))
 			return bad(err, errlen, "option '--%s' given twice", options[opt - OPT_KERNEL].name);
 		switch (opt) {
 		case OPT_KERNEL:
@@ -153,6 +210,22 @@ int cli_parse(int argc, char **argv, struct vmm_config *cfg, char *err, size_t e
 		case OPT_VERBOSE:
 			cfg->verbose = true;
 			break;
+		case OPT_SHARE:
+			if (add_share(cfg, optarg, err, errlen))
+				return -1;
+			break;
+		case OPT_DMA:
+			if (dma_mode_parse(optarg, &cfg->dma))
+				return bad(err, errlen, "--dma: '%s' is not one of: aperture, shared, direct", optarg);
+			break;
+		case OPT_SWIOTLB:
+			if (aperture_parse_pool_size(optarg, &cfg->swiotlb, err, errlen))
+				return -1;
+			cfg->swiotlb_given = true;
+			break;
+		case OPT_REQUIRE_APERTURE:
+			cfg->require_aperture = true;
+			break;
 		case OPT_HELP:
 			cfg->action = CLI_HELP;
 			return 0;
@@ -163,5 +236,47 @@ int cli_parse(int argc, char **argv, struct vmm_config *cfg, char *err, size_t e
 	}
 	if (optind < argc)
 		return bad(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
+	return check_pool(cfg, err, errlen);
+}
+
+unsigned cli_aperture_kinds(const struct vmm_config *cfg, enum aperture_kind *kinds, unsigned max)
+{
+	unsigned n = 0;
+
+	/* Until virtio-net exists: the entropy device, then one virtio-fs per share. */
+	if (n < max)
+		kinds[n++] = APK_RNG;
+	for (unsigned i = 0; i < cfg->nshares && n < max; i++)
+		kinds[n++] = APK_FS;
+	return n;
+}
+
+/* The pool against the mode, the devices and RAM. */
+static int check_pool(struct vmm_config *cfg, char *err, size_t errlen)
+{
+	enum aperture_kind kinds[CLI_MAX_SHARES + 2];
+	unsigned n = cli_aperture_kinds(cfg, kinds, sizeof(kinds) / sizeof(kinds[0]));
+	uint64_t need = aperture_pool_need(cfg->dma, kinds, n);
+	struct aperture ap[CLI_MAX_SHARES + 2];
+	char why[256];
+
+	if (cfg->dma == DMA_DIRECT) {
+		if (cfg->swiotlb_given)
+			return bad(err, errlen, "--swiotlb cannot be used with --dma direct (no bounce buffers)");
+		if (cfg->require_aperture)
+			return bad(err, errlen, "--require-aperture cannot be used with --dma direct");
+		cfg->swiotlb = 0;
+		return 0;
+	}
+	if (!cfg->swiotlb_given)
+		cfg->swiotlb = need > APERTURE_DEFAULT_POOL ? need : APERTURE_DEFAULT_POOL;
+	if (cfg->swiotlb > APERTURE_MAX_POOL)
+		return bad(err, errlen, "%u devices need a %llu MiB pool, more than the %llu MiB one pool can hold",
+			   n, (unsigned long long)(need / SZ_1M), (unsigned long long)(APERTURE_MAX_POOL / SZ_1M));
+	if (aperture_plan(cfg->dma, 0, cfg->swiotlb, kinds, n, ap, why, sizeof(why)))
+		return bad(err, errlen, "--swiotlb %llu MiB: %s", (unsigned long long)(cfg->swiotlb / SZ_1M), why);
+	if (cfg->swiotlb > cfg->memory / 2)
+		return bad(err, errlen, "--swiotlb: a %llu MiB pool is more than half of the %llu MiB of guest RAM",
+			   (unsigned long long)(cfg->swiotlb / SZ_1M), (unsigned long long)(cfg->memory / SZ_1M));
 	return 0;
 }

@@ -93,10 +93,9 @@ int devmgr_init(struct devmgr *dm, struct vm *vm, bus_io_fn cf9_io, void *cf9_op
 	return pci_bus_attach(&dm->pci, &vm->pio, &vm->mmio, cf9_io, cf9_opaque);
 }
 
-int devmgr_add_rng(struct devmgr *dm)
+int devmgr_add_rng(struct devmgr *dm, const struct gm_view *view)
 {
-	struct gm_view all = gm_view_all(&dm->vm->mem);
-	int err = virtio_rng_init(&dm->rng, &dm->plat, &all);
+	int err = virtio_rng_init(&dm->rng, &dm->plat, view);
 	int slot;
 
 	if (err)
@@ -133,6 +132,31 @@ int devmgr_add_vsock(struct devmgr *dm, const char *uds_path)
 	events_emit("device-added", "\"device\":\"virtio-vsock\",\"slot\":%d,\"guest_cid\":%d", slot,
 		    DEVMGR_GUEST_CID);
 	return 0;
+}
+
+static void report_one(struct virtio_dev *vd)
+{
+	bool failed;
+
+	pthread_mutex_lock(&vd->lock);
+	failed = vd->failed;
+	pthread_mutex_unlock(&vd->lock);
+	events_emit("device-stats",
+		    "\"device\":\"%s\",\"slot\":%u,\"aperture\":%s,\"aperture_base\":\"0x%llx\",\"aperture_size\":%llu,"
+		    "\"ranges_checked\":%llu,\"violations\":%llu,\"needs_reset\":%s",
+		    vd->ops->name, vd->pci.slot, vd->view.aperture ? "true" : "false",
+		    (unsigned long long)(vd->view.aperture ? vd->view.base : 0),
+		    (unsigned long long)(vd->view.aperture ? vd->view.size : 0),
+		    (unsigned long long)__atomic_load_n(&vd->stats.checked, __ATOMIC_RELAXED),
+		    (unsigned long long)__atomic_load_n(&vd->stats.denied, __ATOMIC_RELAXED), failed ? "true" : "false");
+}
+
+void devmgr_report(struct devmgr *dm)
+{
+	if (dm->have_vsock)
+		report_one(&dm->vsock.vdev);
+	if (dm->have_rng)
+		report_one(&dm->rng.vdev);
 }
 
 static void free_vectors(struct virtio_dev *vd)

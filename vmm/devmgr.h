@@ -34,8 +34,17 @@ int devmgr_init(struct devmgr *dm, struct vm *vm, bus_io_fn cf9_io, void *cf9_op
  * UNIX socket for host programs when uds_path is not NULL.
  */
 int devmgr_add_vsock(struct devmgr *dm, const char *uds_path) must_check;
-/* virtio-rng with the whole guest memory as its view, in a free slot. */
-int devmgr_add_rng(struct devmgr *dm) must_check;
+/*
+ * virtio-rng in a free slot with `view` as its window on guest memory (an
+ * aperture view makes it an aperture device).
+ */
+int devmgr_add_rng(struct devmgr *dm, const struct gm_view *view) must_check;
+/*
+ * One "device-stats" event per virtio device: its aperture, how many guest
+ * ranges its view checked and how many it refused (accesses outside the
+ * aperture: the violations), and whether it ended in NEEDS_RESET.
+ */
+void devmgr_report(struct devmgr *dm);
 void devmgr_destroy(struct devmgr *dm);
 
 #endif

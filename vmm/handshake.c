@@ -84,10 +84,35 @@ static void send_devices_ready(struct handshake *hs, const struct initchan_devic
 		events_emit("devices-ready-sent", "\"devices\":%u", n);
 }
 
+enum hs_outcome handshake_decide(const struct vmm_config *cfg, const struct aperture_limits *l, uint64_t base,
+				 uint64_t size, struct aperture *ap, unsigned nap, char *why, size_t whylen)
+{
+	enum aperture_kind kinds[CLI_MAX_SHARES + 2];
+	unsigned n = cli_aperture_kinds(cfg, kinds, sizeof(kinds) / sizeof(kinds[0]));
+	int r;
+
+	memset(ap, 0, nap * sizeof(*ap));
+	why[0] = '\0';
+	if (cfg->dma == DMA_DIRECT)
+		return HS_DIRECT;
+	if (n > nap)
+		n = nap;
+	r = aperture_pool_check(l, base, size, aperture_pool_need(cfg->dma, kinds, n), why, whylen);
+	if (!r)
+		r = aperture_plan(cfg->dma, base, size, kinds, n, ap, why, whylen);
+	if (!r)
+		return HS_APERTURES;
+	return cfg->require_aperture ? HS_REFUSED : HS_FALLBACK;
+}
+
 static void on_caps(struct handshake *hs, const struct initchan_msg *m)
 {
-	struct initchan_device devs[4];
-	char rel[2 * INITCHAN_STR];
+	struct initchan_device devs[CLI_MAX_SHARES + 2];
+	struct aperture ap[CLI_MAX_SHARES + 2];
+	char rel[2 * INITCHAN_STR], why[256];
+	const char *reason = m->swiotlb_base || m->swiotlb_size ? "pool-refused" : "no-pool";
+	enum hs_outcome o;
+	struct gm_view view;
 	unsigned n = 0;
 
 	events_json_string(rel, sizeof(rel), m->kernel_release);
@@ -98,11 +123,39 @@ static void on_caps(struct handshake *hs, const struct initchan_msg *m)
 		return;
 	}
 	hs->caps_seen = true;
-	/* The devices that waited for the handshake. */
-	if (devmgr_add_rng(hs->dm) == 0)
-		devs[n++] = (struct initchan_device){ .kind = "virtio-rng", .slot = hs->dm->rng.vdev.pci.slot };
-	else
+	o = handshake_decide(hs->cfg, &hs->limits, m->swiotlb_base, m->swiotlb_size, ap,
+			     sizeof(ap) / sizeof(ap[0]), why, sizeof(why));
+	switch (o) {
+	case HS_APERTURES:
+	case HS_DIRECT:
+		break;
+	case HS_FALLBACK:
+		/* The one warning (as the WSL change gives): devices work, unconfined. */
+		log_msg("warning: guest kernel %s: %s; devices get no DMA aperture (boot a kernel with the "
+			"Aperture patches, guest/linux/, or pass --require-aperture to refuse)",
+			m->kernel_release[0] ? m->kernel_release : "(unknown)", why);
+		events_emit("aperture-fallback", "\"reason\":\"%s\"", reason);
+		break;
+	case HS_REFUSED:
+		log_msg("--require-aperture: %s; adding no devices", why);
+		events_emit("aperture-refused", "\"reason\":\"%s\"", reason);
+		send_devices_ready(hs, devs, 0);
+		return;
+	}
+	/* The devices that waited for the handshake, in cli_aperture_kinds() order. */
+	view = o == HS_APERTURES ? gm_view_aperture(&hs->vm->mem, ap[0].base, ap[0].size)
+				 : gm_view_all(&hs->vm->mem);
+	if (devmgr_add_rng(hs->dm, &view) == 0) {
+		devs[n++] = (struct initchan_device){ .kind = "virtio-rng", .slot = hs->dm->rng.vdev.pci.slot,
+						      .aperture_base = ap[0].base, .aperture_size = ap[0].size };
+		if (o == HS_APERTURES)
+			events_emit("aperture-programmed",
+				    "\"device\":\"virtio-rng\",\"slot\":%u,\"mode\":\"%s\",\"base\":\"0x%llx\",\"size\":%llu",
+				    hs->dm->rng.vdev.pci.slot, dma_mode_name(hs->cfg->dma),
+				    (unsigned long long)ap[0].base, (unsigned long long)ap[0].size);
+	} else {
 		log_msg("cannot add virtio-rng");
+	}
 	send_devices_ready(hs, devs, n);
 }
 
@@ -131,13 +184,20 @@ static void on_msg(void *ctx, const struct initchan_msg *m)
 	}
 }
 
-int handshake_init(struct handshake *hs, struct devmgr *dm, struct vm *vm)
+int handshake_init(struct handshake *hs, struct devmgr *dm, struct vm *vm, const struct vmm_config *cfg)
 {
 	pthread_mutexattr_t a;
 
 	memset(hs, 0, sizeof(*hs));
 	hs->dm = dm;
 	hs->vm = vm;
+	hs->cfg = cfg;
+	hs->limits.ram_low_end = gm_low_end(&vm->mem);
+	/* Zero page, GDT, page tables, command line and MP table (firmware/layout.h). */
+	hs->limits.owned[0].base = 0;
+	hs->limits.owned[0].size = SZ_1M;
+	hs->limits.owned[0].what = "firmware area";
+	hs->limits.nowned = 1;
 	pthread_mutexattr_init(&a);
 	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(&hs->lock, &a);

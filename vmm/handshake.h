@@ -13,6 +13,8 @@
 
 #include <pthread.h>
 #include "devices/virtio-vsock.h"
+#include "vmm/aperture.h"
+#include "vmm/cli.h"
 #include "vmm/devmgr.h"
 #include "vmm/initchan.h"
 
@@ -30,6 +32,8 @@ struct hs_conn {
 struct handshake {
 	struct devmgr *dm;
 	struct vm *vm;
+	const struct vmm_config *cfg;  /* --dma, --require-aperture, shares */
+	struct aperture_limits limits; /* what a guest pool must stay clear of */
 	pthread_mutex_t lock;      /* recursive: held across vsock calls that may call closed() */
 	struct hs_conn conns[HANDSHAKE_MAX_CONNS];
 	struct vsock_conn *reply_to; /* the connection that sent GUEST_CAPABILITIES */
@@ -37,6 +41,22 @@ struct handshake {
 	unsigned malformed;        /* connections closed for bad messages */
 };
 
-int handshake_init(struct handshake *hs, struct devmgr *dm, struct vm *vm) must_check;
+/* cfg must outlive the handshake. */
+int handshake_init(struct handshake *hs, struct devmgr *dm, struct vm *vm, const struct vmm_config *cfg) must_check;
+
+/*
+ * What GUEST_CAPABILITIES leads to, decided from the configuration and the
+ * pool the guest reported (pure, for the unit tests): the mode the devices
+ * get (DMA_DIRECT when there are no apertures), whether devices are added
+ * at all, and why.
+ */
+enum hs_outcome {
+	HS_APERTURES,  /* pool accepted: devices get their apertures */
+	HS_DIRECT,     /* --dma direct: no apertures asked for */
+	HS_FALLBACK,   /* no (usable) pool: devices without apertures, one warning */
+	HS_REFUSED,    /* no (usable) pool and --require-aperture: no devices */
+};
+enum hs_outcome handshake_decide(const struct vmm_config *cfg, const struct aperture_limits *l, uint64_t base,
+				 uint64_t size, struct aperture *ap, unsigned nap, char *why, size_t whylen);
 
 #endif

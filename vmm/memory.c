@@ -79,13 +79,24 @@ struct gm_view gm_view_all(const struct guest_mem *m)
 	return (struct gm_view){ .mem = m, .base = 0, .size = UINT64_MAX };
 }
 
+struct gm_view gm_view_aperture(const struct guest_mem *m, uint64_t base, uint64_t size)
+{
+	return (struct gm_view){ .mem = m, .base = base, .size = size, .aperture = true };
+}
+
 void *gm_view_slice(const struct gm_view *v, uint64_t gpa, uint64_t len)
 {
 	uint64_t l = len ? len : 1;
+	void *p = NULL;
 
-	if (gpa + l < gpa || gpa < v->base || gpa - v->base > v->size || l > v->size - (gpa - v->base))
-		return NULL;
-	return gm_slice(v->mem, gpa, len);
+	if (!(gpa + l < gpa || gpa < v->base || gpa - v->base > v->size || l > v->size - (gpa - v->base)))
+		p = gm_slice(v->mem, gpa, len);
+	if (v->stats) {
+		__atomic_fetch_add(&v->stats->checked, 1, __ATOMIC_RELAXED);
+		if (!p)
+			__atomic_fetch_add(&v->stats->denied, 1, __ATOMIC_RELAXED);
+	}
+	return p;
 }
 
 int gm_write(const struct guest_mem *m, uint64_t gpa, const void *src, uint64_t len)

@@ -14,6 +14,7 @@
 #ifndef APERTURE_MEMORY_H
 #define APERTURE_MEMORY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "vmm/util.h"
 
@@ -37,11 +38,27 @@ struct guest_mem {
 	struct gm_region region[GM_MAX_REGIONS];
 };
 
-/* A window of guest-physical space a user (a device) may touch. */
+/*
+ * What a view has let through and turned away: every gm_view_slice() on a
+ * view with stats counts as checked, and as denied when it returned NULL.
+ * Updated with relaxed atomics (several device threads share one view).
+ */
+struct gm_stats {
+	uint64_t checked;
+	uint64_t denied;
+};
+
+/*
+ * A window of guest-physical space a user (a device) may touch. An aperture
+ * view is one the guest was told about (the device advertises it and the
+ * guest bounces all DMA through it); a plain view is the whole of RAM.
+ */
 struct gm_view {
 	const struct guest_mem *mem;
 	uint64_t base;
 	uint64_t size;
+	bool aperture;
+	struct gm_stats *stats;  /* optional */
 };
 
 /* Create memfd-backed RAM of `size` bytes (multiple of 2 MiB). -errno. */
@@ -60,6 +77,8 @@ void *gm_slice(const struct guest_mem *m, uint64_t gpa, uint64_t len);
 
 /* The whole of guest RAM as a view. */
 struct gm_view gm_view_all(const struct guest_mem *m);
+/* [base, base + size) as an aperture view (the caller validated the range). */
+struct gm_view gm_view_aperture(const struct guest_mem *m, uint64_t base, uint64_t size);
 /* gm_slice() restricted to the view's window. */
 void *gm_view_slice(const struct gm_view *v, uint64_t gpa, uint64_t len);
 

@@ -121,6 +121,11 @@ int run_build_cmdline(char *buf, size_t len, const struct vmm_config *cfg, int e
 			err = append(buf, len, &off, tmp);
 		}
 	}
+	if (!err && cfg->dma != DMA_DIRECT && cfg->swiotlb) {
+		/* The pool the guest reserves for the apertures (docs/protocol.md). */
+		snprintf(tmp, sizeof(tmp), "virtio_swiotlb=%lluM", (unsigned long long)(cfg->swiotlb / SZ_1M));
+		err = append(buf, len, &off, tmp);
+	}
 	if (!err && cfg->exec) {
 		size_t need = 14 + ((strlen(cfg->exec) + 2) / 3) * 4 + 1;
 		cleanup_free char *b64 = malloc(need);
@@ -248,7 +253,7 @@ static int wire_devices(struct monitor *m, const struct vmm_config *cfg)
 	if (!err)
 		err = devmgr_add_vsock(&m->dm, cfg->vsock_uds);
 	if (!err)
-		err = handshake_init(&m->hs, &m->dm, &m->vm);
+		err = handshake_init(&m->hs, &m->dm, &m->vm, cfg);
 	if (!err)
 		err = bus_register(pio, PVPORT_BASE, PVPORT_LEN, pvport_io, &m->pvport, "pvport");
 	if (err)
@@ -598,6 +603,7 @@ int vmm_main(int argc, char **argv)
 	vm_join(&m->vm);
 	term_restore();
 	rc = final_status(m, &cfg);
+	devmgr_report(&m->dm);
 	events_emit("exit", "\"status\":%d,\"reason\":\"%s\"", rc, stop_reason_name(vm_stop_reason(&m->vm)));
 out:
 	term_restore();

@@ -16,5 +16,6 @@ Suite *msix_suite(void);
 Suite *virtio_suite(void);
 Suite *vsock_suite(void);
 Suite *initchan_suite(void);
+Suite *aperture_suite(void);
 
 #endif
