@@ -268,15 +268,22 @@ static int check_pool(struct vmm_config *cfg, char *err, size_t errlen)
 		cfg->swiotlb = 0;
 		return 0;
 	}
-	if (!cfg->swiotlb_given)
-		cfg->swiotlb = need > APERTURE_DEFAULT_POOL ? need : APERTURE_DEFAULT_POOL;
+	if (!cfg->swiotlb_given) {
+		/* 64 MiB, less in a small guest (a quarter of RAM), never less than needed. */
+		uint64_t def = APERTURE_DEFAULT_POOL;
+
+		if (def > cfg->memory / 4)
+			def = cfg->memory / 4 / APERTURE_ALIGN * APERTURE_ALIGN;
+		cfg->swiotlb = need > def ? need : def;
+	}
 	if (cfg->swiotlb > APERTURE_MAX_POOL)
 		return bad(err, errlen, "%u devices need a %llu MiB pool, more than the %llu MiB one pool can hold",
 			   n, (unsigned long long)(need / SZ_1M), (unsigned long long)(APERTURE_MAX_POOL / SZ_1M));
 	if (aperture_plan(cfg->dma, 0, cfg->swiotlb, kinds, n, ap, why, sizeof(why)))
 		return bad(err, errlen, "--swiotlb %llu MiB: %s", (unsigned long long)(cfg->swiotlb / SZ_1M), why);
 	if (cfg->swiotlb > cfg->memory / 2)
-		return bad(err, errlen, "--swiotlb: a %llu MiB pool is more than half of the %llu MiB of guest RAM",
+		return bad(err, errlen, "%s%llu MiB pool is more than half of the %llu MiB of guest RAM",
+			   cfg->swiotlb_given ? "--swiotlb: a " : "the devices need a ",
 			   (unsigned long long)(cfg->swiotlb / SZ_1M), (unsigned long long)(cfg->memory / SZ_1M));
 	return 0;
 }

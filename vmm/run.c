@@ -545,6 +545,22 @@ int vmm_main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	for (unsigned i = 0; i < cfg.nshares; i++) {
+		struct stat st;
+
+		if (stat(cfg.share[i].path, &st) != 0) {
+			log_msg("--share %s: %s", cfg.share[i].path, strerror(errno));
+			return EXIT_USAGE;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			log_msg("--share %s: not a directory", cfg.share[i].path);
+			return EXIT_USAGE;
+		}
+		if (access(cfg.share[i].path, R_OK | X_OK) != 0) {
+			log_msg("--share %s: not readable (%s)", cfg.share[i].path, strerror(errno));
+			return EXIT_USAGE;
+		}
+	}
 	pages = sysconf(_SC_PHYS_PAGES);
 	pagesize = sysconf(_SC_PAGESIZE);
 	if (pages > 0 && pagesize > 0 && cfg.memory > (uint64_t)pages * (uint64_t)pagesize) {

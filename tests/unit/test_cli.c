@@ -604,6 +604,89 @@ START_TEST(cmdline_e2big)
 }
 END_TEST
 
+START_TEST(cli_dma_swiotlb)
+{
+	struct vmm_config cfg;
+
+	expect_ok(parse(&cfg, NULL));
+	ck_assert_int_eq(cfg.dma, DMA_APERTURE);
+	ck_assert_uint_eq(cfg.swiotlb, 64ULL << 20);
+	ck_assert(!cfg.require_aperture);
+	expect_ok(parse(&cfg, "--dma", "shared", "--swiotlb", "32M", "--require-aperture", NULL));
+	ck_assert_int_eq(cfg.dma, DMA_SHARED);
+	ck_assert_uint_eq(cfg.swiotlb, 32ULL << 20);
+	ck_assert(cfg.require_aperture);
+	expect_ok(parse(&cfg, "--dma", "direct", NULL));
+	ck_assert_uint_eq(cfg.swiotlb, 0);
+	/* A small guest gets a smaller default pool. */
+	expect_ok(parse(&cfg, "--memory", "64M", NULL));
+	ck_assert_uint_eq(cfg.swiotlb, 16ULL << 20);
+	expect_bad(parse(&cfg, "--dma", "iommu", NULL), "aperture, shared, direct");
+	expect_bad(parse(&cfg, "--swiotlb", "0x8000000,64M", NULL), "not a size");
+	expect_bad(parse(&cfg, "--swiotlb", "3M", NULL), "multiple of 2 MiB");
+	expect_bad(parse(&cfg, "--swiotlb", "1G", NULL), "out of range");
+	expect_bad(parse(&cfg, "--swiotlb", "", NULL), "not a size");
+	expect_bad(parse(&cfg, "--swiotlb", "64M", "--dma", "direct", NULL), "--dma direct");
+	expect_bad(parse(&cfg, "--require-aperture", "--dma", "direct", NULL), "--dma direct");
+	expect_bad(parse(&cfg, "--memory", "64M", "--swiotlb", "64M", NULL), "more than half");
+	/* 2 MiB is not enough for virtio-rng and a share. */
+	expect_bad(parse(&cfg, "--swiotlb", "2M", "--share", "/tmp", NULL), "need 18 MiB");
+	expect_bad(parse(&cfg, "--swiotlb", "8M", "--swiotlb", "8M", NULL), "twice");
+}
+END_TEST
+
+START_TEST(cli_shares)
+{
+	struct vmm_config cfg;
+	char longtag[64];
+
+	expect_ok(parse(&cfg, "--share", "/srv", NULL));
+	ck_assert_uint_eq(cfg.nshares, 1);
+	ck_assert_str_eq(cfg.share[0].tag, "share");
+	ck_assert_str_eq(cfg.share[0].path, "/srv");
+	expect_ok(parse(&cfg, "--share", "/srv", "--share", "data=/var/x=y", "--share", "a.b-c_9=/", NULL));
+	ck_assert_uint_eq(cfg.nshares, 3);
+	ck_assert_str_eq(cfg.share[1].tag, "data");
+	ck_assert_str_eq(cfg.share[1].path, "/var/x=y");
+	ck_assert_str_eq(cfg.share[2].tag, "a.b-c_9");
+	/* The pool grows with the shares: 2 + 3 * 16 MiB. */
+	ck_assert_uint_eq(cfg.swiotlb, 64ULL << 20);
+	expect_ok(parse(&cfg, "--share", "a=/", "--share", "b=/", "--share", "c=/", "--share", "d=/", NULL));
+	ck_assert_uint_eq(cfg.swiotlb, 66ULL << 20);
+	expect_bad(parse(&cfg, "--share", "/srv", "--share", "/tmp", NULL), "used twice");
+	expect_bad(parse(&cfg, "--share", "x=/srv", "--share", "x=/tmp", NULL), "used twice");
+	expect_bad(parse(&cfg, "--share", "=/srv", NULL), "empty tag");
+	expect_bad(parse(&cfg, "--share", "x=", NULL), "empty path");
+	expect_bad(parse(&cfg, "--share", "", NULL), "empty path");
+	expect_bad(parse(&cfg, "--share", "a/b=/srv", NULL), "letters, digits");
+	expect_bad(parse(&cfg, "--share", "..=/srv", NULL), "cannot be a tag");
+	memset(longtag, 'a', 37);
+	strcpy(longtag + 37, "=/srv");
+	expect_bad(parse(&cfg, "--share", longtag, NULL), "longer than 36");
+	longtag[36] = '=';
+	strcpy(longtag + 37, "/srv");
+	expect_ok(parse(&cfg, "--share", longtag, NULL));
+	ck_assert_uint_eq(strlen(cfg.share[0].tag), 36);
+	expect_bad(parse(&cfg, "--share", "1=/", "--share", "2=/", "--share", "3=/", "--share", "4=/", "--share",
+			 "5=/", "--share", "6=/", "--share", "7=/", "--share", "8=/", "--share", "9=/", NULL),
+		   "at most 8");
+}
+END_TEST
+
+START_TEST(cmdline_swiotlb)
+{
+	struct vmm_config cfg;
+	char buf[1024];
+
+	expect_ok(parse(&cfg, "--swiotlb", "32M", NULL));
+	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 0, 0), 0);
+	ck_assert(has_token(buf, "virtio_swiotlb=32M"));
+	expect_ok(parse(&cfg, "--dma", "direct", NULL));
+	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 0, 0), 0);
+	ck_assert_ptr_null(strstr(buf, "virtio_swiotlb"));
+}
+END_TEST
+
 Suite *cli_suite(void)
 {
 	Suite *s = suite_create("cli");
@@ -626,6 +709,8 @@ Suite *cli_suite(void)
 	tcase_add_test(c, cli_help_version);
 	tcase_add_test(c, cli_positional);
 	tcase_add_test(c, cli_reparse_resets_state);
+	tcase_add_test(c, cli_dma_swiotlb);
+	tcase_add_test(c, cli_shares);
 	suite_add_tcase(s, c);
 
 	tcase_add_test(u, size_valid);
@@ -642,6 +727,7 @@ Suite *cli_suite(void)
 	tcase_add_test(r, cmdline_exec_base64);
 	tcase_add_test(r, cmdline_user_last);
 	tcase_add_test(r, cmdline_e2big);
+	tcase_add_test(r, cmdline_swiotlb);
 	suite_add_tcase(s, r);
 	return s;
 }
