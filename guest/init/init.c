@@ -101,6 +101,30 @@ static void write_file(const char *path, const char *s)
 		close(fd);
 }
 
+/*
+ * Mount each virtio-fs share where DEVICES_READY says (always under /mnt;
+ * the tag and path come from the monitor, which we trust, but a path that
+ * would leave /mnt is still refused).
+ */
+static void mount_shares(const struct chan_reply *r)
+{
+	for (unsigned i = 0; i < r->ndevices; i++) {
+		const struct chan_device *d = &r->dev[i];
+
+		if (strcmp(d->kind, "virtio-fs") != 0 || !d->tag[0])
+			continue;
+		if (strncmp(d->mount, "/mnt/", 5) != 0 || strchr(d->mount + 5, '/') || !d->mount[5] ||
+		    strcmp(d->mount + 5, "..") == 0 || strcmp(d->mount + 5, ".") == 0) {
+			say("share %s: mount point '%s' refused", d->tag, d->mount);
+			continue;
+		}
+		mkdir("/mnt", 0755);
+		mkdir(d->mount, 0755);
+		if (mount(d->tag, d->mount, "virtiofs", 0, NULL) < 0)
+			say("mount virtiofs %s on %s: %s", d->tag, d->mount, strerror(errno));
+	}
+}
+
 /* The handshake: capabilities out, devices in, then let the kernel find them. */
 static void handshake(void)
 {
@@ -121,6 +145,7 @@ static void handshake(void)
 	}
 	if (reply.ndevices)
 		write_file("/sys/bus/pci/rescan", "1");
+	mount_shares(&reply);
 	chan_send_mark(chan, "devices-bound");
 }
 
