@@ -187,6 +187,8 @@ static void worker_stop(struct virtio_dev *vd)
 static void do_reset(struct virtio_dev *vd)
 {
 	worker_stop(vd);
+	if (vd->ops->quiesce)
+		vd->ops->quiesce(vd);
 	pthread_mutex_lock(&vd->lock);
 	vd->status = 0;
 	vd->isr = 0;

@@ -91,6 +91,13 @@ struct virtio_dev_ops {
 	 * then fails the device).
 	 */
 	int (*queue_notify)(struct virtio_dev *vd, unsigned q);
+	/*
+	 * Optional, for devices that finish requests on threads of their own:
+	 * the transport's worker has stopped and the queues are about to be
+	 * reset; stop touching them (drop what is pending, wait for what is in
+	 * flight) before returning.
+	 */
+	void (*quiesce)(struct virtio_dev *vd);
 	/* The driver reset the device: drop device state. Worker thread stopped. */
 	void (*reset)(struct virtio_dev *vd);
 };
