@@ -134,6 +134,34 @@ int devmgr_add_vsock(struct devmgr *dm, const char *uds_path)
 	return 0;
 }
 
+int devmgr_add_fs(struct devmgr *dm, const struct gm_view *view, const char *tag, const char *root,
+		  unsigned nqueues)
+{
+	struct virtio_fs *fs;
+	int err, slot;
+
+	if (dm->nfs == DEVMGR_MAX_FS)
+		return -ENOSPC;
+	fs = calloc(1, sizeof(*fs));
+	if (!fs)
+		return -ENOMEM;
+	err = virtio_fs_init(fs, &dm->plat, view, tag, root, nqueues);
+	if (err) {
+		free(fs);
+		return err;
+	}
+	slot = pci_bus_add(&dm->pci, &fs->vdev.pci, -1);
+	if (slot < 0) {
+		virtio_fs_destroy(fs);
+		free(fs);
+		return slot;
+	}
+	dm->fs[dm->nfs++] = fs;
+	events_emit("device-added", "\"device\":\"virtio-fs\",\"slot\":%d,\"tag\":\"%s\",\"queues\":%u", slot, tag,
+		    nqueues);
+	return slot;
+}
+
 static void report_one(struct virtio_dev *vd)
 {
 	bool failed;
@@ -157,6 +185,8 @@ void devmgr_report(struct devmgr *dm)
 		report_one(&dm->vsock.vdev);
 	if (dm->have_rng)
 		report_one(&dm->rng.vdev);
+	for (unsigned i = 0; i < dm->nfs; i++)
+		report_one(&dm->fs[i]->vdev);
 }
 
 static void free_vectors(struct virtio_dev *vd)
@@ -184,4 +214,11 @@ void devmgr_destroy(struct devmgr *dm)
 		free_vectors(&dm->vsock.vdev);
 	}
 	dm->have_vsock = false;
+	for (unsigned i = 0; i < dm->nfs; i++) {
+		virtio_fs_destroy(dm->fs[i]);
+		free_vectors(&dm->fs[i]->vdev);
+		free(dm->fs[i]);
+		dm->fs[i] = NULL;
+	}
+	dm->nfs = 0;
 }

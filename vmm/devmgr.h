@@ -11,9 +11,12 @@
 
 #include "devices/pci.h"
 #include "devices/virtio-pci.h"
+#include "devices/virtio-fs.h"
 #include "devices/virtio-rng.h"
 #include "devices/virtio-vsock.h"
 #include "vmm/vm.h"
+
+#define DEVMGR_MAX_FS 8
 
 struct devmgr {
 	struct vm *vm;
@@ -23,6 +26,8 @@ struct devmgr {
 	bool have_rng;
 	struct virtio_vsock vsock;
 	bool have_vsock;
+	struct virtio_fs *fs[DEVMGR_MAX_FS];
+	unsigned nfs;
 };
 
 #define DEVMGR_GUEST_CID 3
@@ -45,6 +50,12 @@ int devmgr_add_rng(struct devmgr *dm, const struct gm_view *view) must_check;
  * aperture: the violations), and whether it ended in NEEDS_RESET.
  */
 void devmgr_report(struct devmgr *dm);
+/*
+ * virtio-fs for share `root` under `tag`, with `nqueues` request queues, in
+ * a free slot with `view` as its window. Returns the slot or -errno.
+ */
+int devmgr_add_fs(struct devmgr *dm, const struct gm_view *view, const char *tag, const char *root,
+		  unsigned nqueues) must_check;
 void devmgr_destroy(struct devmgr *dm);
 
 #endif

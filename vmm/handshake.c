@@ -2,6 +2,7 @@
 #include "vmm/handshake.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include "vmm/events.h"
 #include "vmm/log.h"
@@ -105,6 +106,15 @@ enum hs_outcome handshake_decide(const struct vmm_config *cfg, const struct aper
 	return cfg->require_aperture ? HS_REFUSED : HS_FALLBACK;
 }
 
+static void programmed(struct handshake *hs, enum hs_outcome o, const char *dev, unsigned slot,
+		       const struct aperture *a)
+{
+	if (o == HS_APERTURES)
+		events_emit("aperture-programmed",
+			    "\"device\":\"%s\",\"slot\":%u,\"mode\":\"%s\",\"base\":\"0x%llx\",\"size\":%llu", dev, slot,
+			    dma_mode_name(hs->cfg->dma), (unsigned long long)a->base, (unsigned long long)a->size);
+}
+
 static void on_caps(struct handshake *hs, const struct initchan_msg *m)
 {
 	struct initchan_device devs[CLI_MAX_SHARES + 2];
@@ -148,13 +158,27 @@ static void on_caps(struct handshake *hs, const struct initchan_msg *m)
 	if (devmgr_add_rng(hs->dm, &view) == 0) {
 		devs[n++] = (struct initchan_device){ .kind = "virtio-rng", .slot = hs->dm->rng.vdev.pci.slot,
 						      .aperture_base = ap[0].base, .aperture_size = ap[0].size };
-		if (o == HS_APERTURES)
-			events_emit("aperture-programmed",
-				    "\"device\":\"virtio-rng\",\"slot\":%u,\"mode\":\"%s\",\"base\":\"0x%llx\",\"size\":%llu",
-				    hs->dm->rng.vdev.pci.slot, dma_mode_name(hs->cfg->dma),
-				    (unsigned long long)ap[0].base, (unsigned long long)ap[0].size);
+		programmed(hs, o, "virtio-rng", hs->dm->rng.vdev.pci.slot, &ap[0]);
 	} else {
 		log_msg("cannot add virtio-rng");
+	}
+	for (unsigned i = 0; i < hs->cfg->nshares; i++) {
+		const struct cli_share *sh = &hs->cfg->share[i];
+		const struct aperture *a = &ap[1 + i];
+		int slot;
+
+		view = o == HS_APERTURES ? gm_view_aperture(&hs->vm->mem, a->base, a->size) : gm_view_all(&hs->vm->mem);
+		slot = devmgr_add_fs(hs->dm, &view, sh->tag, sh->path,
+				     hs->cfg->cpus < VIRTIO_FS_MAX_REQ_QUEUES ? hs->cfg->cpus : VIRTIO_FS_MAX_REQ_QUEUES);
+		if (slot < 0) {
+			log_errno(slot, "--share %s: cannot add virtio-fs", sh->path);
+			continue;
+		}
+		snprintf(hs->mounts[i], sizeof(hs->mounts[i]), "/mnt/%s", sh->tag);
+		devs[n++] = (struct initchan_device){ .kind = "virtio-fs", .slot = (unsigned)slot, .tag = sh->tag,
+						      .mount = hs->mounts[i], .aperture_base = a->base,
+						      .aperture_size = a->size };
+		programmed(hs, o, "virtio-fs", (unsigned)slot, a);
 	}
 	send_devices_ready(hs, devs, n);
 }

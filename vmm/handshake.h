@@ -38,6 +38,7 @@ struct handshake {
 	struct hs_conn conns[HANDSHAKE_MAX_CONNS];
 	struct vsock_conn *reply_to; /* the connection that sent GUEST_CAPABILITIES */
 	bool caps_seen;
+	char mounts[CLI_MAX_SHARES][CLI_MAX_TAG + 8]; /* "/mnt/<tag>" for DEVICES_READY */
 	unsigned malformed;        /* connections closed for bad messages */
 };
 
