@@ -17,5 +17,6 @@ Suite *virtio_suite(void);
 Suite *vsock_suite(void);
 Suite *initchan_suite(void);
 Suite *aperture_suite(void);
+Suite *fuse_suite(void);
 
 #endif
