@@ -829,7 +829,7 @@ static long op_read(struct req *r)
 {
 	struct fuse_read_in rd;
 	struct fuse_out_header oh;
-	struct iovec sub[64];
+	struct iovec sub[UIO_MAXIOV];
 	size_t room = r->out_total - sizeof(oh), size;
 	ssize_t n;
 	int fd, k;
@@ -843,7 +843,7 @@ static long op_read(struct req *r)
 	if (size > FUSE_PT_MAX_WRITE)
 		size = FUSE_PT_MAX_WRITE;
 	/* Straight into the guest's buffers (they are in the aperture). */
-	k = iov_sub(r->out, r->nout, sizeof(oh), size, sub, 64);
+	k = iov_sub(r->out, r->nout, sizeof(oh), size, sub, UIO_MAXIOV);
 	if (k < 0) {
 		close(fd);
 		return reply_err(r, -EINVAL);
@@ -862,7 +862,7 @@ static long op_write(struct req *r)
 {
 	struct fuse_write_in w;
 	struct fuse_write_out wo = { 0 };
-	struct iovec sub[64];
+	struct iovec sub[UIO_MAXIOV];
 	size_t data_off = sizeof(struct fuse_in_header) + sizeof(w);
 	ssize_t n;
 	int fd, k;
@@ -872,7 +872,7 @@ static long op_write(struct req *r)
 	/* The data must be there, inside what the request declared. */
 	if (w.size > r->args_len - sizeof(w) || w.size > FUSE_PT_MAX_WRITE)
 		return reply_err(r, -EINVAL);
-	k = iov_sub(r->in, r->nin, data_off, w.size, sub, 64);
+	k = iov_sub(r->in, r->nin, data_off, w.size, sub, UIO_MAXIOV);
 	if (k < 0)
 		return reply_err(r, -EINVAL);
 	fd = handle_fd(r->fs, w.fh, false);

@@ -8,6 +8,9 @@
  *   fstest count DIR         number of entries (without . and ..) via getdents64
  *   fstest open-unlink FILE  open FILE, unlink it, then read it all through
  *                            the open descriptor: prints "<bytes> <stat-size>"
+ *   fstest gen SEED SIZE FILE  write SIZE pseudo-random bytes (xorshift from
+ *                            SEED) to FILE in 1 MiB write() calls: made in user
+ *                            space, so the only kernel work is the writes
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -108,14 +111,48 @@ static int do_open_unlink(const char *path)
 	return 0;
 }
 
+static int do_gen(const char *seed_s, const char *size_s, const char *path)
+{
+	static unsigned char buf[1 << 20];
+	unsigned long long x = strtoull(seed_s, NULL, 0) * 2654435761ULL + 88172645463325252ULL;
+	unsigned long long left = strtoull(size_s, NULL, 0);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	if (fd < 0)
+		return fail("open", path);
+	while (left) {
+		size_t n = left < sizeof(buf) ? (size_t)left : sizeof(buf), off = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			buf[i] = (unsigned char)x;
+		}
+		while (off < n) {
+			ssize_t w = write(fd, buf + off, n - off);
+
+			if (w <= 0)
+				return fail("write", path);
+			off += (size_t)w;
+		}
+		left -= n;
+	}
+	if (close(fd) < 0)
+		return fail("close", path);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 5 && strcmp(argv[1], "gen") == 0)
+		return do_gen(argv[2], argv[3], argv[4]);
 	if (argc == 3 && strcmp(argv[1], "mmap") == 0)
 		return do_mmap(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "count") == 0)
 		return do_count(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "open-unlink") == 0)
 		return do_open_unlink(argv[2]);
-	fprintf(stderr, "usage: fstest mmap FILE | count DIR | open-unlink FILE\n");
+	fprintf(stderr, "usage: fstest mmap FILE | count DIR | open-unlink FILE | gen SEED SIZE FILE\n");
 	return 2;
 }

@@ -325,6 +325,50 @@ START_TEST(fuse_file_io)
 }
 END_TEST
 
+/* A 1 MiB WRITE and READ as the guest sends them: one segment per page. */
+START_TEST(fuse_big_io_many_segments)
+{
+	static uint8_t data[1 << 20], back[1 << 20];
+	static struct iovec in[1 + 256], out[1 + 256];
+	struct {
+		struct fuse_in_header h;
+		struct fuse_write_in w;
+	} wreq;
+	struct {
+		struct fuse_in_header h;
+		struct fuse_read_in r;
+	} rreq;
+	struct fuse_out_header oh;
+	uint64_t fh, node;
+
+	up();
+	do_init();
+	node = create(FUSE_ROOT_ID, "big", O_RDWR, &fh);
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + i / 4096);
+	wreq.h = (struct fuse_in_header){ .len = sizeof(wreq) + sizeof(data), .opcode = FUSE_WRITE, .unique = 77,
+					  .nodeid = node };
+	wreq.w = (struct fuse_write_in){ .fh = fh, .size = sizeof(data) };
+	in[0] = (struct iovec){ &wreq, sizeof(wreq) };
+	for (unsigned i = 0; i < 256; i++)
+		in[1 + i] = (struct iovec){ data + i * 4096, 4096 };
+	out[0] = (struct iovec){ rbuf, 64 };
+	ck_assert_int_eq(fuse_pt_handle(fs, in, 257, out, 1), sizeof(oh) + sizeof(struct fuse_write_out));
+	ck_assert_int_eq(err_of(), 0);
+	ck_assert_uint_eq(((struct fuse_write_out *)payload())->size, sizeof(data));
+	rreq.h = (struct fuse_in_header){ .len = sizeof(rreq), .opcode = FUSE_READ, .unique = 78, .nodeid = node };
+	rreq.r = (struct fuse_read_in){ .fh = fh, .size = sizeof(back) };
+	in[0] = (struct iovec){ &rreq, sizeof(rreq) };
+	out[0] = (struct iovec){ &oh, sizeof(oh) };
+	for (unsigned i = 0; i < 256; i++)
+		out[1 + i] = (struct iovec){ back + i * 4096, 4096 };
+	ck_assert_int_eq(fuse_pt_handle(fs, in, 1, out, 257), sizeof(oh) + sizeof(back));
+	ck_assert_int_eq(oh.error, 0);
+	ck_assert_int_eq(memcmp(data, back, sizeof(data)), 0);
+	down();
+}
+END_TEST
+
 START_TEST(fuse_tree_ops)
 {
 	struct fuse_entry_out e;
@@ -740,6 +784,7 @@ Suite *fuse_suite(void)
 	tcase_add_test(t, fuse_escape_symlink);
 	tcase_add_test(t, fuse_escape_names);
 	tcase_add_test(t, fuse_file_io);
+	tcase_add_test(t, fuse_big_io_many_segments);
 	tcase_add_test(t, fuse_tree_ops);
 	tcase_add_test(t, fuse_file_ops);
 	tcase_add_test(t, fuse_xattrs);
