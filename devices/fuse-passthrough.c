@@ -502,7 +502,8 @@ static long op_init(struct req *r)
 	struct fuse_init_in ii;
 	struct fuse_init_out o = { 0 };
 	const uint32_t want = FUSE_ASYNC_READ | FUSE_BIG_WRITES | FUSE_MAX_PAGES | FUSE_DO_READDIRPLUS |
-			      FUSE_PARALLEL_DIROPS | FUSE_ATOMIC_O_TRUNC | FUSE_EXPORT_SUPPORT;
+			      FUSE_PARALLEL_DIROPS | FUSE_ATOMIC_O_TRUNC | FUSE_EXPORT_SUPPORT |
+			      FUSE_READDIRPLUS_AUTO;
 
 	memset(&ii, 0, sizeof(ii));
 	/* Older guests send the 16-byte form (no flags2). */
