@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -570,6 +571,20 @@ int vmm_main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
+	if (cfg.nshares) {
+		/*
+		 * virtio-fs holds one O_PATH descriptor per inode the guest
+		 * holds (a directory listing with READDIRPLUS is thousands):
+		 * raise the soft descriptor limit to the hard one.
+		 */
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+				log_errno(errno, "raising the open-file limit for --share");
+		}
+	}
 	emulated = host_emulates_cpl0();
 
 	if (vm_create(&m->vm, cfg.memory, cfg.cpus, cfg.cpu_template)) {
