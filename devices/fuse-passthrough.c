@@ -478,17 +478,25 @@ static int do_lookup(struct fuse_pt *fs, struct inode *parent, const char *name,
 	return 0;
 }
 
-/* Reopen an O_PATH inode for I/O through /proc/self/fd (regular files and directories only). */
-static int reopen(struct fuse_pt *fs, struct inode *in, int flags)
+/*
+ * Reopen O_PATH descriptor pfd (an object of S_IFMT `type`) for I/O through
+ * /proc/self/fd: regular files and directories only.
+ */
+static int reopen_fd(struct fuse_pt *fs, int pfd, mode_t type, int flags)
 {
 	char name[16];
 	int fd;
 
-	if (in->type != S_IFREG && in->type != S_IFDIR)
-		return in->type == S_IFLNK ? -ELOOP : -EACCES;
-	snprintf(name, sizeof(name), "%d", in->fd);
+	if (type != S_IFREG && type != S_IFDIR)
+		return type == S_IFLNK ? -ELOOP : -EACCES;
+	snprintf(name, sizeof(name), "%d", pfd);
 	fd = openat(fs->proc_fd, name, (flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW)) | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
+}
+
+static int reopen(struct fuse_pt *fs, struct inode *in, int flags)
+{
+	return reopen_fd(fs, in->fd, in->type, flags);
 }
 
 /* Open flags the guest may pass on. */
@@ -791,6 +799,40 @@ static long op_open(struct req *r, struct inode *in, bool dir)
 	return err ? reply_err(r, err) : reply(r, 0, &oo, sizeof(oo));
 }
 
+/*
+ * The open half of CREATE: a new file with O_EXCL first. Only when the name
+ * exists and the guest did not ask for O_EXCL is the existing object opened,
+ * and then through an O_PATH descriptor after checking it is a regular file:
+ * openat(O_CREAT) on an existing FIFO blocks, on a device node it opens the
+ * device. A symlink is never followed (ELOOP), a directory is EISDIR.
+ */
+static int create_open(struct fuse_pt *fs, int dirfd, const char *name, uint32_t flags, mode_t mode)
+{
+	for (unsigned tries = 0; tries < 4; tries++) {
+		int fd = openat(dirfd, name, open_flags(flags) | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+		struct stat st;
+		int pfd, err;
+
+		if (fd >= 0)
+			return fd;
+		if (errno != EEXIST || (flags & O_EXCL))
+			return -errno;
+		pfd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (pfd < 0) {
+			if (errno == ENOENT)
+				continue; /* removed meanwhile: create it again */
+			return -errno;
+		}
+		err = stat_fd(pfd, &st);
+		if (!err)
+			err = (st.st_mode & S_IFMT) == S_IFDIR ? -EISDIR
+							      : reopen_fd(fs, pfd, st.st_mode & S_IFMT, open_flags(flags));
+		close(pfd);
+		return err;
+	}
+	return -EEXIST;
+}
+
 static long op_create(struct req *r, struct inode *parent)
 {
 	struct fuse_create_in c;
@@ -808,10 +850,9 @@ static long op_create(struct req *r, struct inode *parent)
 		return reply_err(r, -EINVAL);
 	if (!strcmp(name, ".") || !strcmp(name, ".."))
 		return reply_err(r, -EISDIR);
-	fd = openat(parent->fd, name, open_flags(c.flags) | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (c.flags & O_EXCL),
-		    (c.mode & 07777) & ~c.umask);
+	fd = create_open(r->fs, parent->fd, name, c.flags, (c.mode & 07777) & ~c.umask);
 	if (fd < 0)
-		return reply_err(r, -errno);
+		return reply_err(r, fd);
 	memset(&out, 0, sizeof(out));
 	err = do_lookup(r->fs, parent, name, &out.e);
 	if (!err)

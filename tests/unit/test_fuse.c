@@ -274,6 +274,53 @@ START_TEST(fuse_escape_names)
 }
 END_TEST
 
+/*
+ * CREATE of a name that already exists (a hostile guest, or a host-side
+ * race) opens only a regular file: a FIFO would block the queue thread for
+ * ever, a device node would be opened by the monitor, a symlink followed.
+ */
+START_TEST(fuse_create_existing)
+{
+	struct fuse_mknod_in mn = { .mode = S_IFIFO | 0644 };
+	struct fuse_create_in c = { .flags = O_RDONLY, .mode = S_IFREG | 0644 };
+	struct fuse_entry_out e;
+	struct fuse_release_in rl;
+	struct {
+		struct fuse_entry_out e;
+		struct fuse_open_out o;
+	} out;
+	char p[600], q[600];
+
+	up();
+	do_init();
+	ck_assert_int_gt(call(FUSE_MKNOD, FUSE_ROOT_ID, &mn, sizeof(mn), "fifo", 5), 0);
+	ck_assert_int_eq(err_of(), 0);
+	expect_err(call(FUSE_CREATE, FUSE_ROOT_ID, &c, sizeof(c), "fifo", 5), -EACCES);
+	c.flags = O_RDWR;
+	snprintf(p, sizeof(p), "%s/secret", outside);
+	snprintf(q, sizeof(q), "%s/link", root);
+	ck_assert_int_eq(symlink(p, q), 0);
+	expect_err(call(FUSE_CREATE, FUSE_ROOT_ID, &c, sizeof(c), "link", 5), -ELOOP);
+	mkdir((snprintf(q, sizeof(q), "%s/dir", root), q), 0755);
+	expect_err(call(FUSE_CREATE, FUSE_ROOT_ID, &c, sizeof(c), "dir", 4), -EISDIR);
+	/* An existing regular file is opened (and truncated when asked). */
+	host_write("file", "old contents");
+	c.flags = O_RDWR | O_TRUNC;
+	ck_assert_int_gt(call(FUSE_CREATE, FUSE_ROOT_ID, &c, sizeof(c), "file", 5), 0);
+	ck_assert_int_eq(err_of(), 0);
+	memcpy(&out, payload(), sizeof(out));
+	ck_assert_uint_eq(out.e.attr.size, 0);
+	ck_assert_uint_eq(lookup(FUSE_ROOT_ID, "file", &e), out.e.nodeid);
+	/* ... but not with O_EXCL. */
+	c.flags = O_RDWR | O_EXCL;
+	expect_err(call(FUSE_CREATE, FUSE_ROOT_ID, &c, sizeof(c), "file", 5), -EEXIST);
+	rl = (struct fuse_release_in){ .fh = out.o.fh };
+	expect_err(call(FUSE_RELEASE, out.e.nodeid, &rl, sizeof(rl), NULL, 0), 0);
+	ck_assert_uint_eq(fuse_pt_handle_count(fs), 0);
+	down();
+}
+END_TEST
+
 START_TEST(fuse_file_io)
 {
 	uint64_t fh, node;
@@ -783,6 +830,7 @@ Suite *fuse_suite(void)
 	tcase_add_test(t, fuse_lookup_and_names);
 	tcase_add_test(t, fuse_escape_symlink);
 	tcase_add_test(t, fuse_escape_names);
+	tcase_add_test(t, fuse_create_existing);
 	tcase_add_test(t, fuse_file_io);
 	tcase_add_test(t, fuse_big_io_many_segments);
 	tcase_add_test(t, fuse_tree_ops);
