@@ -17,6 +17,7 @@
 #include <sys/types.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+#include "devices/virtqueue.h"
 
 #define INODE_BUCKETS 4096
 #define ATTR_TIMEOUT_S 1     /* host-side changes show within a second */
@@ -53,75 +54,6 @@ struct fuse_pt {
 	bool initialized;
 	uint32_t minor;
 };
-
-/* ---- iovecs ---- */
-
-size_t iov_total(const struct iovec *iov, unsigned n)
-{
-	size_t t = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		t += iov[i].iov_len;
-	return t;
-}
-
-static bool iov_xfer(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len, bool to_iov)
-{
-	uint8_t *b = buf;
-
-	for (unsigned i = 0; i < n && len; i++) {
-		size_t l = iov[i].iov_len;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		l -= off;
-		if (l > len)
-			l = len;
-		if (to_iov)
-			memcpy((uint8_t *)iov[i].iov_base + off, b, l);
-		else
-			memcpy(b, (const uint8_t *)iov[i].iov_base + off, l);
-		b += l;
-		len -= l;
-		off = 0;
-	}
-	return len == 0;
-}
-
-bool iov_gather(const struct iovec *iov, unsigned n, size_t off, void *dst, size_t len)
-{
-	return iov_xfer(iov, n, off, dst, len, false);
-}
-
-bool iov_scatter(const struct iovec *iov, unsigned n, size_t off, const void *src, size_t len)
-{
-	return iov_xfer(iov, n, off, (void *)src, len, true);
-}
-
-int iov_sub(const struct iovec *iov, unsigned n, size_t off, size_t len, struct iovec *sub, unsigned max)
-{
-	unsigned k = 0;
-
-	for (unsigned i = 0; i < n && len; i++) {
-		size_t l = iov[i].iov_len;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		l -= off;
-		if (l > len)
-			l = len;
-		if (k == max)
-			return -1;
-		sub[k++] = (struct iovec){ (uint8_t *)iov[i].iov_base + off, l };
-		len -= l;
-		off = 0;
-	}
-	return len ? -1 : (int)k;
-}
 
 /* ---- inodes ---- */
 
@@ -405,9 +337,9 @@ static long reply(struct req *r, int error, const void *payload, size_t len)
 
 	if (!error && sizeof(oh) + len > r->out_total)
 		return reply(r, -EINVAL, NULL, 0);
-	if (!iov_scatter(r->out, r->nout, 0, &oh, sizeof(oh)))
+	if (!vq_iov_scatter(r->out, r->nout, 0, &oh, sizeof(oh)))
 		return -EBADMSG;
-	if (!error && len && !iov_scatter(r->out, r->nout, sizeof(oh), payload, len))
+	if (!error && len && !vq_iov_scatter(r->out, r->nout, sizeof(oh), payload, len))
 		return -EBADMSG;
 	return (long)oh.len;
 }
@@ -885,7 +817,7 @@ static long op_read(struct req *r)
 	if (size > FUSE_PT_MAX_WRITE)
 		size = FUSE_PT_MAX_WRITE;
 	/* Straight into the guest's buffers (they are in the aperture). */
-	k = iov_sub(r->out, r->nout, sizeof(oh), size, sub, UIO_MAXIOV);
+	k = vq_iov_sub(r->out, r->nout, sizeof(oh), size, sub, UIO_MAXIOV);
 	if (k < 0) {
 		close(fd);
 		return reply_err(r, -EINVAL);
@@ -895,7 +827,7 @@ static long op_read(struct req *r)
 	if (n < 0)
 		return reply_err(r, -errno);
 	oh = (struct fuse_out_header){ .len = (uint32_t)(sizeof(oh) + (size_t)n), .unique = r->h.unique };
-	if (!iov_scatter(r->out, r->nout, 0, &oh, sizeof(oh)))
+	if (!vq_iov_scatter(r->out, r->nout, 0, &oh, sizeof(oh)))
 		return -EBADMSG;
 	return (long)oh.len;
 }
@@ -914,7 +846,7 @@ static long op_write(struct req *r)
 	/* The data must be there, inside what the request declared. */
 	if (w.size > r->args_len - sizeof(w) || w.size > FUSE_PT_MAX_WRITE)
 		return reply_err(r, -EINVAL);
-	k = iov_sub(r->in, r->nin, data_off, w.size, sub, UIO_MAXIOV);
+	k = vq_iov_sub(r->in, r->nin, data_off, w.size, sub, UIO_MAXIOV);
 	if (k < 0)
 		return reply_err(r, -EINVAL);
 	fd = handle_fd(r->fs, w.fh, false);
@@ -1080,7 +1012,7 @@ out:
 		return reply_err(r, (int)ret);
 	}
 	oh = (struct fuse_out_header){ .len = (uint32_t)(sizeof(oh) + used), .unique = r->h.unique };
-	if (!iov_scatter(r->out, r->nout, 0, &oh, sizeof(oh)) || !iov_scatter(r->out, r->nout, sizeof(oh), buf, used))
+	if (!vq_iov_scatter(r->out, r->nout, 0, &oh, sizeof(oh)) || !vq_iov_scatter(r->out, r->nout, sizeof(oh), buf, used))
 		ret = -EBADMSG;
 	free(buf);
 	return ret ? ret : (long)oh.len;
@@ -1323,13 +1255,13 @@ static long dispatch(struct req *r, struct inode *in)
 long fuse_pt_handle(struct fuse_pt *fs, const struct iovec *in, unsigned nin, const struct iovec *out, unsigned nout)
 {
 	struct req r = { .fs = fs, .in = in, .nin = nin, .out = out, .nout = nout, .args = argbuf };
-	size_t in_total = iov_total(in, nin);
+	size_t in_total = vq_iov_total(in, nin);
 	struct inode *ino = NULL;
 	bool noreply;
 	long ret;
 
-	r.out_total = iov_total(out, nout);
-	if (!iov_gather(in, nin, 0, &r.h, sizeof(r.h)))
+	r.out_total = vq_iov_total(out, nout);
+	if (!vq_iov_gather(in, nin, 0, &r.h, sizeof(r.h)))
 		return -EBADMSG;
 	if (r.h.len < sizeof(r.h) || r.h.len > in_total)
 		return -EBADMSG;
@@ -1342,7 +1274,7 @@ long fuse_pt_handle(struct fuse_pt *fs, const struct iovec *in, unsigned nin, co
 											 : r.args_len;
 	if (r.args_have > ARGS_MAX)
 		r.args_have = ARGS_MAX;
-	if (!iov_gather(in, nin, sizeof(r.h), argbuf, r.args_have))
+	if (!vq_iov_gather(in, nin, sizeof(r.h), argbuf, r.args_have))
 		return -EBADMSG;
 	if (r.h.opcode == FUSE_INIT)
 		return op_init(&r);

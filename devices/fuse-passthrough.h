@@ -78,14 +78,4 @@ unsigned fuse_pt_inode_count(struct fuse_pt *fs);
 /* Open file handles, for tests. */
 unsigned fuse_pt_handle_count(struct fuse_pt *fs);
 
-/* Gather/scatter over an iovec array; false when [off, off+len) is not all there. */
-bool iov_gather(const struct iovec *iov, unsigned n, size_t off, void *dst, size_t len);
-bool iov_scatter(const struct iovec *iov, unsigned n, size_t off, const void *src, size_t len);
-size_t iov_total(const struct iovec *iov, unsigned n);
-/*
- * The sub-array covering [off, off+len) of iov, into sub (at most max
- * entries); returns the count, or -1 when it does not fit or is not all there.
- */
-int iov_sub(const struct iovec *iov, unsigned n, size_t off, size_t len, struct iovec *sub, unsigned max);
-
 #endif

@@ -52,49 +52,6 @@ struct vsock_conn {
 
 /* ---- helpers ---- */
 
-/*
- * Copy len bytes between buf and the byte range starting at offset off of
- * iov[0..n) (into the iovecs when to_iov). Returns false if the iovecs end
- * first. The iovecs come from the checked chain iterator.
- */
-static bool iov_copy(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len, bool to_iov)
-{
-	uint8_t *b = buf;
-
-	for (unsigned i = 0; i < n && len; i++) {
-		size_t l = iov[i].iov_len;
-		uint8_t *seg = iov[i].iov_base;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		l -= off;
-		if (l > len)
-			l = len;
-		if (to_iov)
-			memcpy(seg + off, b, l);
-		else
-			memcpy(b, seg + off, l);
-		b += l;
-		len -= l;
-		off = 0;
-	}
-	return len == 0;
-}
-
-/* Gather len bytes at offset off of the iovecs into dst; false if short. */
-static bool iov_gather(const struct iovec *iov, unsigned n, size_t off, void *dst, size_t len)
-{
-	return iov_copy(iov, n, off, dst, len, false);
-}
-
-/* Scatter src into the iovecs from offset off (callers size the buffers first). */
-static void iov_scatter(const struct iovec *iov, unsigned n, size_t off, const void *src, size_t len)
-{
-	(void)iov_copy(iov, n, off, (void *)src, len, true);
-}
-
 static uint32_t peer_credit(const struct vsock_conn *c)
 {
 	uint32_t in_flight = c->tx_cnt - c->peer_fwd_cnt;
@@ -333,8 +290,8 @@ static void take_sbuf(struct vsock_conn *c, const struct vsock_rx_buf *b, uint32
 
 	if (first > n)
 		first = n;
-	iov_scatter(b->iov, b->nseg, VSOCK_HDR_SIZE, c->sbuf + c->shead, first);
-	iov_scatter(b->iov, b->nseg, VSOCK_HDR_SIZE + first, c->sbuf, n - first);
+	(void)vq_iov_scatter(b->iov, b->nseg, VSOCK_HDR_SIZE, c->sbuf + c->shead, first);
+	(void)vq_iov_scatter(b->iov, b->nseg, VSOCK_HDR_SIZE + first, c->sbuf, n - first);
 	c->shead = (c->shead + n) % VSOCK_SENDBUF;
 	c->slen -= n;
 	if (c->want_writable && c->slen <= VSOCK_SENDBUF / 2) {
@@ -381,7 +338,7 @@ static int rx_deliver(struct virtio_vsock *v)
 		}
 		if (n < 0)
 			break;
-		iov_scatter(b->iov, b->nseg, 0, &h, sizeof(h));
+		(void)vq_iov_scatter(b->iov, b->nseg, 0, &h, sizeof(h));
 		v->rx_head = (v->rx_head + 1) % VSOCK_QUEUE_SIZE;
 		v->rx_count--;
 		err = virtio_push(&v->vdev, 0, b->head, VSOCK_HDR_SIZE + (uint32_t)n);
@@ -492,7 +449,7 @@ static int tx_packet(struct virtio_vsock *v, const struct vq_chain *ch)
 		return -EINVAL;
 	}
 	/* One read of the header into a local copy: only the copy is used. */
-	if (!iov_gather(ch->iov, ch->nr_out, 0, &h, sizeof(h)))
+	if (!vq_iov_gather(ch->iov, ch->nr_out, 0, &h, sizeof(h)))
 		return -EINVAL; /* cannot happen: out_len checked */
 	src_cid = le64toh(h.src_cid);
 	dst_cid = le64toh(h.dst_cid);
@@ -568,7 +525,7 @@ static int tx_packet(struct virtio_vsock *v, const struct vq_chain *ch)
 			break;
 		c->rx_cnt += len;
 		/* Copy out of guest memory before anyone looks at it. */
-		if (!iov_gather(ch->iov, ch->nr_out, VSOCK_HDR_SIZE, v->bounce, len))
+		if (!vq_iov_gather(ch->iov, ch->nr_out, VSOCK_HDR_SIZE, v->bounce, len))
 			break; /* cannot happen: len == payload */
 		pthread_mutex_unlock(&v->lock);
 		ops->recv(ctx, v->bounce, len);

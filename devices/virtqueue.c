@@ -295,3 +295,72 @@ bool vq_set_avail_event(struct vq *q)
 	avail_idx = le16toh(__atomic_load_n(&q->avail->idx, __ATOMIC_ACQUIRE));
 	return avail_idx != q->last_avail;
 }
+
+/* ---- iovec helpers (see virtqueue.h) ---- */
+
+size_t vq_iov_total(const struct iovec *iov, unsigned n)
+{
+	size_t t = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		t += iov[i].iov_len;
+	return t;
+}
+
+static bool iov_copy(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len, bool to_iov)
+{
+	uint8_t *b = buf;
+
+	for (unsigned i = 0; i < n && len; i++) {
+		size_t l = iov[i].iov_len;
+
+		if (off >= l) {
+			off -= l;
+			continue;
+		}
+		l -= off;
+		if (l > len)
+			l = len;
+		if (to_iov)
+			memcpy((uint8_t *)iov[i].iov_base + off, b, l);
+		else
+			memcpy(b, (const uint8_t *)iov[i].iov_base + off, l);
+		b += l;
+		len -= l;
+		off = 0;
+	}
+	return len == 0;
+}
+
+bool vq_iov_gather(const struct iovec *iov, unsigned n, size_t off, void *dst, size_t len)
+{
+	return iov_copy(iov, n, off, dst, len, false);
+}
+
+bool vq_iov_scatter(const struct iovec *iov, unsigned n, size_t off, const void *src, size_t len)
+{
+	return iov_copy(iov, n, off, (void *)src, len, true);
+}
+
+int vq_iov_sub(const struct iovec *iov, unsigned n, size_t off, size_t len, struct iovec *sub, unsigned max)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < n && len; i++) {
+		size_t l = iov[i].iov_len;
+
+		if (off >= l) {
+			off -= l;
+			continue;
+		}
+		l -= off;
+		if (l > len)
+			l = len;
+		if (k == max)
+			return -1;
+		sub[k++] = (struct iovec){ (uint8_t *)iov[i].iov_base + off, l };
+		len -= l;
+		off = 0;
+	}
+	return len ? -1 : (int)k;
+}
