@@ -17,31 +17,39 @@ static void fs_config_read(struct virtio_dev *vd, uint32_t off, uint8_t *data, u
 	memcpy(data, (const uint8_t *)&c + off, len);
 }
 
-/* Complete chain c on queue q with `len` reply bytes. */
-static void complete(struct virtio_fs *fs, struct virtio_fs_queue *fq, const struct vq_chain *c, uint32_t len)
+/* Complete chain `head` on queue fq with `len` reply bytes. */
+static void complete(struct virtio_fs *fs, struct virtio_fs_queue *fq, uint16_t head, uint32_t len)
 {
 	pthread_mutex_lock(&fq->vq_lock);
-	if (virtio_push(&fs->vdev, fq->index, c->head, len) == 0)
+	if (virtio_push(&fs->vdev, fq->index, head, len) == 0)
 		virtio_queue_interrupt(&fs->vdev, fq->index);
 	pthread_mutex_unlock(&fq->vq_lock);
 }
 
-static void serve(struct virtio_fs *fs, struct virtio_fs_queue *fq, const struct vq_chain *c)
+/* Run the request in c: its reply length, or -1 when the device has failed. */
+static long serve(struct virtio_fs *fs, struct virtio_fs_queue *fq, const struct vq_chain *c)
 {
 	long n;
 
 	if (__atomic_load_n(&fs->vdev.failed, __ATOMIC_ACQUIRE))
-		return;
+		return -1;
 	n = fuse_pt_handle(fs->srv, c->iov, c->nr_out, c->iov + c->nr_out, c->nr_in);
 	if (n < 0) {
 		virtio_dev_fail(&fs->vdev, "queue %u: malformed FUSE request (%u readable, %u writable bytes)",
 				fq->index, c->out_len, c->in_len);
-		return;
+		return -1;
 	}
 	__atomic_fetch_add(&fq->requests, 1, __ATOMIC_RELAXED);
-	complete(fs, fq, c, (uint32_t)n);
+	return n;
 }
 
+/*
+ * One request queue's thread: serve the FIFO's oldest chain, free its slot,
+ * then complete it. The slot is free before the driver can see the
+ * completion, so a driver that reuses the descriptor at once never finds the
+ * FIFO full (fs_queue_notify() takes a full FIFO plus more chains for a lie).
+ * `busy` stays set until the push is done: quiesce waits for it.
+ */
 static void *queue_thread(void *arg)
 {
 	struct virtio_fs_queue *fq = arg;
@@ -49,6 +57,8 @@ static void *queue_thread(void *arg)
 	pthread_mutex_lock(&fq->lock);
 	for (;;) {
 		struct vq_chain *c;
+		uint16_t head;
+		long n;
 
 		while (!fq->count && !fq->stop)
 			pthread_cond_wait(&fq->work, &fq->lock);
@@ -57,13 +67,18 @@ static void *queue_thread(void *arg)
 		c = &fq->fifo[fq->head];
 		fq->busy = true;
 		pthread_mutex_unlock(&fq->lock);
-		serve(fq->fs, fq, c);
+		n = serve(fq->fs, fq, c);
+		head = c->head;
 		pthread_mutex_lock(&fq->lock);
-		fq->busy = false;
 		if (fq->count) { /* quiesce may have emptied the FIFO meanwhile */
 			fq->head = (fq->head + 1) % VIRTIO_FS_QUEUE_SIZE;
 			fq->count--;
 		}
+		pthread_mutex_unlock(&fq->lock);
+		if (n >= 0)
+			complete(fq->fs, fq, head, (uint32_t)n);
+		pthread_mutex_lock(&fq->lock);
+		fq->busy = false;
 		pthread_cond_broadcast(&fq->idle);
 	}
 	pthread_mutex_unlock(&fq->lock);
@@ -97,13 +112,27 @@ static int fs_queue_notify(struct virtio_dev *vd, unsigned q)
 	for (;;) {
 		pthread_mutex_lock(&fq->lock);
 		if (fq->count == VIRTIO_FS_QUEUE_SIZE) {
+			bool more, full;
+
 			pthread_mutex_unlock(&fq->lock);
-			/* More chains in flight than the queue holds: the driver lies. */
-			if (vq_set_avail_event(&vd->q[q].vq)) {
-				virtio_dev_fail(vd, "queue %u: more than %u requests in flight", q, VIRTIO_FS_QUEUE_SIZE);
-				return -EINVAL;
-			}
-			return 0;
+			pthread_mutex_lock(&fq->vq_lock);
+			more = vq_set_avail_event(&vd->q[q].vq);
+			pthread_mutex_unlock(&fq->vq_lock);
+			if (!more)
+				return 0;
+			/*
+			 * A chain arrived. If its slot was freed meanwhile (the
+			 * driver saw a completion and reused the descriptor), take
+			 * it; otherwise more chains are in flight than the queue
+			 * holds: the driver lies.
+			 */
+			pthread_mutex_lock(&fq->lock);
+			full = fq->count == VIRTIO_FS_QUEUE_SIZE;
+			pthread_mutex_unlock(&fq->lock);
+			if (!full)
+				continue;
+			virtio_dev_fail(vd, "queue %u: more than %u requests in flight", q, VIRTIO_FS_QUEUE_SIZE);
+			return -EINVAL;
 		}
 		c = &fq->fifo[(fq->head + fq->count) % VIRTIO_FS_QUEUE_SIZE];
 		pthread_mutex_unlock(&fq->lock);

@@ -733,15 +733,21 @@ static void dev_down(void)
 	down();
 }
 
-/* Post request `req` (readable) and a writable reply buffer at `reply_gpa`. */
-static bool dev_call(const void *req, size_t len, uint64_t reply_gpa, uint32_t reply_len, uint32_t *used_len)
+/* Post request `req` (readable) and a writable reply buffer at `reply_gpa`; kick. */
+static void dev_post(const void *req, size_t len, uint64_t reply_gpa, uint32_t reply_len)
 {
-	uint16_t old = fake_used_idx(&rq);
-
 	fake_write(&h.fm, AP_BASE + 0x8000, req, len);
 	fake_avail_push(&rq, fake_chain(&rq, 0, (struct fake_seg[]){ { AP_BASE + 0x8000, (uint32_t)len, false },
 								     { reply_gpa, reply_len, true } }, 2));
 	h_kick(&h, 1);
+}
+
+/* dev_post(), then wait for the completion. */
+static bool dev_call(const void *req, size_t len, uint64_t reply_gpa, uint32_t reply_len, uint32_t *used_len)
+{
+	uint16_t old = fake_used_idx(&rq);
+
+	dev_post(req, len, reply_gpa, reply_len);
 	if (!h_wait_used(&rq, old, 3000))
 		return false;
 	return fake_used_next(&rq, NULL, used_len);
@@ -775,10 +781,9 @@ END_TEST
 START_TEST(vfs_short_request_needs_reset)
 {
 	uint8_t junk[8] = { 0 };
-	uint32_t len;
 
 	dev_up(false);
-	(void)dev_call(junk, sizeof(junk), AP_BASE + 0x10000, 4096, &len);
+	dev_post(junk, sizeof(junk), AP_BASE + 0x10000, 4096);
 	ck_assert(h_wait_needs_reset(&h, 3000));
 	dev_down();
 }
@@ -798,7 +803,7 @@ START_TEST(vfs_reply_outside_aperture)
 	ck_assert_uint_gt(len, 16);
 	/* A reply buffer outside the aperture, the rest of RAM unreadable to us. */
 	ck_assert_int_eq(mprotect(fake_host(&h.fm, 0, AP_BASE), AP_BASE, PROT_NONE), 0);
-	(void)dev_call(&req, sizeof(req), 0x10000, 4096, &len);
+	dev_post(&req, sizeof(req), 0x10000, 4096);
 	ck_assert(h_wait_needs_reset(&h, 3000));
 	ck_assert_uint_ge(vfs.vdev.stats.denied, 1);
 	ck_assert_int_eq(mprotect(fake_host(&h.fm, 0, AP_BASE), AP_BASE, PROT_READ | PROT_WRITE), 0);
@@ -827,6 +832,81 @@ START_TEST(vfs_reset_and_reinit)
 	h_driver_ok(&h);
 	ck_assert(dev_call(&req, sizeof(req), AP_BASE + 0x10000, 4096, &len));
 	ck_assert_uint_gt(len, 16);
+	dev_down();
+}
+END_TEST
+
+/*
+ * A driver that keeps all 128 descriptors of a request queue in flight
+ * (one indirect descriptor per request) and reuses each the moment its
+ * completion shows: the device must never take that for "more requests in
+ * flight than the queue holds".
+ */
+START_TEST(vfs_full_queue_reuse)
+{
+	enum { N = 128, TOTAL = 20000 };
+	const uint64_t tbl = AP_BASE + 0x4000, reqs = AP_BASE + 0x6000, reps = AP_BASE + 0x8000;
+	struct fake_ring q1;
+	struct {
+		struct fuse_in_header h;
+		struct fuse_init_in i;
+	} init = { { .len = sizeof(init), .opcode = FUSE_INIT, .unique = 1 }, { .major = 7, .minor = 41 } };
+	struct {
+		struct fuse_in_header h;
+		struct fuse_getattr_in g;
+	} ga = { { .len = sizeof(ga), .opcode = FUSE_GETATTR, .nodeid = FUSE_ROOT_ID }, { 0 } };
+	unsigned done = 0, bad = 0;
+	uint32_t id, len;
+
+	up();
+	h_init(&h, MEM);
+	ck_assert_int_eq(virtio_fs_init(&vfs, &h.plat, &h.fm.all, "myfs", root, 1), 0);
+	h_plug(&h, &vfs.vdev);
+	ck_assert(h_negotiate(&h, 1ULL << VIRTIO_F_VERSION_1));
+	fake_ring_layout(&hq, &h.fm, 8, AP_BASE);
+	fake_ring_layout(&q1, &h.fm, N, AP_BASE + 0x1000);
+	ck_assert_uint_le(fake_ring_end(&q1), tbl);
+	h_queue_setup(&h, 0, &hq, 0);
+	h_queue_setup(&h, 1, &q1, 1);
+	h_driver_ok(&h);
+	for (uint16_t i = 0; i < N; i++) {
+		fake_indirect(&h.fm, tbl + 32u * i,
+			      (struct fake_seg[]){ { reqs + 64u * i, sizeof(ga), false }, { reps + 256u * i, 256, true } }, 2);
+		fake_desc(&q1, i, tbl + 32u * i, 32, VRING_DESC_F_INDIRECT, 0);
+		ga.h.unique = 100 + i;
+		fake_write(&h.fm, reqs + 64u * i, i ? (const void *)&ga : (const void *)&init, i ? sizeof(ga) : sizeof(init));
+	}
+	fake_indirect(&h.fm, tbl, (struct fake_seg[]){ { reqs, sizeof(init), false }, { reps, 256, true } }, 2);
+	fake_avail_push(&q1, 0);
+	h_kick(&h, 1);
+	ck_assert(h_wait_used(&q1, 0, 3000));
+	ck_assert(fake_used_next(&q1, &id, &len));
+	ga.h.unique = 100;
+	fake_write(&h.fm, reqs, &ga, sizeof(ga));
+	for (uint16_t i = 0; i < N; i++)
+		fake_avail_push(&q1, i);
+	h_kick(&h, 1);
+	while (done < TOTAL) {
+		uint16_t old = fake_used_idx(&q1);
+		bool any = false;
+
+		while (fake_used_next(&q1, &id, &len)) {
+			struct fuse_out_header oh;
+
+			fake_read(&h.fm, reps + 256u * id, &oh, sizeof(oh));
+			bad += oh.error != 0 || len != sizeof(oh) + sizeof(struct fuse_attr_out);
+			fake_avail_push(&q1, (uint16_t)id);
+			done++;
+			any = true;
+		}
+		if (any)
+			h_kick(&h, 1);
+		else if (!h_wait_used(&q1, old, 3000))
+			break;
+	}
+	ck_assert_uint_eq(h_status(&h) & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
+	ck_assert_uint_ge(done, TOTAL);
+	ck_assert_uint_eq(bad, 0);
 	dev_down();
 }
 END_TEST
@@ -871,6 +951,7 @@ Suite *fuse_suite(void)
 	tcase_add_test(d, vfs_reply_outside_aperture);
 	tcase_add_test(d, vfs_reset_and_reinit);
 	tcase_add_test(d, vfs_bad_init_args);
+	tcase_add_test(d, vfs_full_queue_reuse);
 	suite_add_tcase(s, t);
 	suite_add_tcase(s, d);
 	return s;
