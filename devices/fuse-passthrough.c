@@ -51,8 +51,8 @@ struct fuse_pt {
 	pthread_mutex_t hlock;
 	struct handle h[FUSE_PT_MAX_HANDLES];
 	unsigned nhandles;
-	bool initialized;
-	uint32_t minor;
+	bool initialized;     /* INIT seen (atomic: queue threads read it) */
+	uint32_t minor;       /* negotiated minor version (atomic) */
 };
 
 /* ---- inodes ---- */
@@ -461,8 +461,8 @@ static long op_init(struct req *r)
 	o.max_write = FUSE_PT_MAX_WRITE;
 	o.time_gran = 1;
 	o.max_pages = FUSE_PT_MAX_PAGES;
-	r->fs->minor = o.minor;
-	r->fs->initialized = true;
+	__atomic_store_n(&r->fs->minor, o.minor, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->fs->initialized, true, __ATOMIC_RELEASE);
 	/* A 7.22 and older guest expects the short reply. */
 	return reply(r, 0, &o, o.minor < 23 ? FUSE_COMPAT_22_INIT_OUT_SIZE : sizeof(o));
 }
@@ -776,7 +776,7 @@ static long op_create(struct req *r, struct inode *parent)
 	const char *name;
 	int fd, err;
 
-	if (r->fs->minor < 12)
+	if (__atomic_load_n(&r->fs->minor, __ATOMIC_RELAXED) < 12)
 		return reply_err(r, -ENOSYS);
 	if (!arg(r, &c, sizeof(c)) || !(name = arg_name(r, &off)))
 		return reply_err(r, -EINVAL);
@@ -1182,7 +1182,7 @@ void fuse_pt_reset(struct fuse_pt *fs)
 			if (!in->refs && in != fs->root)
 				unlink_inode(fs, in);
 		}
-	fs->initialized = false;
+	__atomic_store_n(&fs->initialized, false, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&fs->ilock);
 }
 
@@ -1278,7 +1278,7 @@ long fuse_pt_handle(struct fuse_pt *fs, const struct iovec *in, unsigned nin, co
 		return -EBADMSG;
 	if (r.h.opcode == FUSE_INIT)
 		return op_init(&r);
-	if (!fs->initialized)
+	if (!__atomic_load_n(&fs->initialized, __ATOMIC_ACQUIRE))
 		return noreply ? 0 : reply_err(&r, -EIO);
 	if (r.h.opcode == FUSE_FORGET)
 		return op_forget(&r);

@@ -261,6 +261,12 @@ START_TEST(fuse_escape_symlink)
 	expect_err(call(FUSE_OPEN, e.nodeid, &o, sizeof(o), NULL, 0), -ELOOP);
 	expect_err(call(FUSE_GETXATTR, e.nodeid, &(struct fuse_getxattr_in){ .size = 0 },
 			sizeof(struct fuse_getxattr_in), "user.x", 7), -EOPNOTSUPP);
+	/* A hard link of the link is another link, never the file it names. */
+	ck_assert_int_gt(call(FUSE_LINK, FUSE_ROOT_ID, &(struct fuse_link_in){ .oldnodeid = e.nodeid },
+			      sizeof(struct fuse_link_in), "esc2", 5),
+			 0);
+	ck_assert_int_eq(err_of(), 0);
+	ck_assert(S_ISLNK(((struct fuse_entry_out *)payload())->attr.mode));
 	down();
 }
 END_TEST
