@@ -1158,6 +1158,19 @@ static long op_xattr(struct req *r, struct inode *in, uint32_t op)
 	return ret;
 }
 
+/* SYNCFS (sent on the guest's sync): the host file system the inode is on. */
+static long op_syncfs(struct req *r, struct inode *in)
+{
+	int fd = reopen(r->fs, in, O_RDONLY | O_NONBLOCK), err = 0;
+
+	if (fd < 0)
+		return reply_err(r, fd);
+	if (syncfs(fd) < 0)
+		err = -errno;
+	close(fd);
+	return reply_err(r, err);
+}
+
 static long op_destroy(struct req *r)
 {
 	fuse_pt_reset(r->fs);
@@ -1194,7 +1207,7 @@ static bool needs_inode(uint32_t op)
 	case FUSE_MKNOD: case FUSE_MKDIR: case FUSE_UNLINK: case FUSE_RMDIR: case FUSE_RENAME: case FUSE_RENAME2:
 	case FUSE_LINK: case FUSE_OPEN: case FUSE_OPENDIR: case FUSE_READDIR: case FUSE_READDIRPLUS:
 	case FUSE_STATFS: case FUSE_ACCESS: case FUSE_CREATE: case FUSE_GETXATTR: case FUSE_SETXATTR:
-	case FUSE_LISTXATTR: case FUSE_REMOVEXATTR:
+	case FUSE_LISTXATTR: case FUSE_REMOVEXATTR: case FUSE_SYNCFS:
 		return true;
 	default:
 		return false;
@@ -1247,6 +1260,7 @@ static long dispatch(struct req *r, struct inode *in)
 	case FUSE_COPY_FILE_RANGE: return op_copy_file_range(r);
 	case FUSE_GETXATTR: case FUSE_SETXATTR: case FUSE_LISTXATTR: case FUSE_REMOVEXATTR:
 		return op_xattr(r, in, r->h.opcode);
+	case FUSE_SYNCFS: return op_syncfs(r, in);
 	case FUSE_DESTROY: return op_destroy(r);
 	default: return reply_err(r, -ENOSYS);
 	}

@@ -24,6 +24,16 @@
  *    only for regular files and directories: device nodes, FIFOs, sockets
  *    and symlinks are never opened by the monitor. MKNOD of a device is EPERM.
  *
+ * Operations: INIT, LOOKUP, FORGET, BATCH_FORGET, GETATTR, SETATTR,
+ * READLINK, SYMLINK, MKNOD, MKDIR, UNLINK, RMDIR, RENAME, RENAME2, LINK,
+ * OPEN, READ, WRITE, STATFS, RELEASE, FSYNC, FLUSH, OPENDIR, READDIR,
+ * READDIRPLUS, RELEASEDIR, FSYNCDIR, ACCESS, CREATE, FALLOCATE, LSEEK,
+ * COPY_FILE_RANGE, GETXATTR, SETXATTR, LISTXATTR, REMOVEXATTR, SYNCFS,
+ * DESTROY, INTERRUPT (no reply: every request runs to completion). The
+ * rest answer ENOSYS and Linux stops sending them: locks (POSIX_LOCKS and
+ * FLOCK_LOCKS are not negotiated, the guest kernel keeps locks local),
+ * IOCTL, POLL, STATX, TMPFILE, BMAP, the DAX mapping calls.
+ *
  * Error policy. fuse_pt_handle() returns:
  *   > 0   the reply length written into the writable iovecs;
  *   0     no reply is due (FORGET, BATCH_FORGET, INTERRUPT);

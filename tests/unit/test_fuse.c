@@ -537,6 +537,10 @@ START_TEST(fuse_file_ops)
 	/* Argument structs shorter than the opcode needs. */
 	expect_err(call(FUSE_FALLOCATE, node, &fa, 4, NULL, 0), -EINVAL);
 	expect_err(call(FUSE_OPEN, node, NULL, 0, NULL, 0), -EINVAL);
+	/* sync in the guest */
+	expect_err(call(FUSE_SYNCFS, FUSE_ROOT_ID, &(struct fuse_syncfs_in){ 0 }, sizeof(struct fuse_syncfs_in), NULL,
+			0), 0);
+	expect_err(call(FUSE_SYNCFS, node, &(struct fuse_syncfs_in){ 0 }, sizeof(struct fuse_syncfs_in), NULL, 0), 0);
 	/* Opcodes we do not implement. */
 	expect_err(call(FUSE_GETLK, node, NULL, 0, NULL, 0), -ENOSYS);
 	expect_err(call(9999, node, NULL, 0, NULL, 0), -ENOSYS);
