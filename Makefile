@@ -7,7 +7,7 @@
 #   make clean
 NINJA ?= ninja
 FUZZ_SECONDS ?= 300
-SRCS := $(sort $(wildcard vmm/*.c devices/*.c firmware/*.c tests/unit/*.c tests/fuzz/*.c))
+SRCS := $(sort $(wildcard lib/*.c vmm/*.c devices/*.c firmware/*.c tests/unit/*.c tests/fuzz/*.c))
 
 .PHONY: all check unit fuzz-smoke fuzz boot-tests images run clean deps
 
@@ -40,6 +40,7 @@ boot-tests: all images
 	tests/boot/run
 
 check: all images
+	tests/lint/layers
 	build/unit-tests
 	@if [ -x tests/fuzz/run ]; then tests/fuzz/run 30; fi
 	tests/boot/run

@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "vmm/util.h"
+#include "lib/util.h"
 
 #define BUS_MAX_HANDLERS 32
 

@@ -337,9 +337,9 @@ static long reply(struct req *r, int error, const void *payload, size_t len)
 
 	if (!error && sizeof(oh) + len > r->out_total)
 		return reply(r, -EINVAL, NULL, 0);
-	if (!vq_iov_scatter(r->out, r->nout, 0, &oh, sizeof(oh)))
+	if (!iov_scatter(r->out, r->nout, 0, &oh, sizeof(oh)))
 		return -EBADMSG;
-	if (!error && len && !vq_iov_scatter(r->out, r->nout, sizeof(oh), payload, len))
+	if (!error && len && !iov_scatter(r->out, r->nout, sizeof(oh), payload, len))
 		return -EBADMSG;
 	return (long)oh.len;
 }
@@ -817,7 +817,7 @@ static long op_read(struct req *r)
 	if (size > FUSE_PT_MAX_WRITE)
 		size = FUSE_PT_MAX_WRITE;
 	/* Straight into the guest's buffers (they are in the aperture). */
-	k = vq_iov_sub(r->out, r->nout, sizeof(oh), size, sub, UIO_MAXIOV);
+	k = iov_sub(r->out, r->nout, sizeof(oh), size, sub, UIO_MAXIOV);
 	if (k < 0) {
 		close(fd);
 		return reply_err(r, -EINVAL);
@@ -827,7 +827,7 @@ static long op_read(struct req *r)
 	if (n < 0)
 		return reply_err(r, -errno);
 	oh = (struct fuse_out_header){ .len = (uint32_t)(sizeof(oh) + (size_t)n), .unique = r->h.unique };
-	if (!vq_iov_scatter(r->out, r->nout, 0, &oh, sizeof(oh)))
+	if (!iov_scatter(r->out, r->nout, 0, &oh, sizeof(oh)))
 		return -EBADMSG;
 	return (long)oh.len;
 }
@@ -846,7 +846,7 @@ static long op_write(struct req *r)
 	/* The data must be there, inside what the request declared. */
 	if (w.size > r->args_len - sizeof(w) || w.size > FUSE_PT_MAX_WRITE)
 		return reply_err(r, -EINVAL);
-	k = vq_iov_sub(r->in, r->nin, data_off, w.size, sub, UIO_MAXIOV);
+	k = iov_sub(r->in, r->nin, data_off, w.size, sub, UIO_MAXIOV);
 	if (k < 0)
 		return reply_err(r, -EINVAL);
 	fd = handle_fd(r->fs, w.fh, false);
@@ -1012,7 +1012,7 @@ out:
 		return reply_err(r, (int)ret);
 	}
 	oh = (struct fuse_out_header){ .len = (uint32_t)(sizeof(oh) + used), .unique = r->h.unique };
-	if (!vq_iov_scatter(r->out, r->nout, 0, &oh, sizeof(oh)) || !vq_iov_scatter(r->out, r->nout, sizeof(oh), buf, used))
+	if (!iov_scatter(r->out, r->nout, 0, &oh, sizeof(oh)) || !iov_scatter(r->out, r->nout, sizeof(oh), buf, used))
 		ret = -EBADMSG;
 	free(buf);
 	return ret ? ret : (long)oh.len;
@@ -1269,13 +1269,13 @@ static long dispatch(struct req *r, struct inode *in)
 long fuse_pt_handle(struct fuse_pt *fs, const struct iovec *in, unsigned nin, const struct iovec *out, unsigned nout)
 {
 	struct req r = { .fs = fs, .in = in, .nin = nin, .out = out, .nout = nout, .args = argbuf };
-	size_t in_total = vq_iov_total(in, nin);
+	size_t in_total = iov_total(in, nin);
 	struct inode *ino = NULL;
 	bool noreply;
 	long ret;
 
-	r.out_total = vq_iov_total(out, nout);
-	if (!vq_iov_gather(in, nin, 0, &r.h, sizeof(r.h)))
+	r.out_total = iov_total(out, nout);
+	if (!iov_gather(in, nin, 0, &r.h, sizeof(r.h)))
 		return -EBADMSG;
 	if (r.h.len < sizeof(r.h) || r.h.len > in_total)
 		return -EBADMSG;
@@ -1288,7 +1288,7 @@ long fuse_pt_handle(struct fuse_pt *fs, const struct iovec *in, unsigned nin, co
 											 : r.args_len;
 	if (r.args_have > ARGS_MAX)
 		r.args_have = ARGS_MAX;
-	if (!vq_iov_gather(in, nin, sizeof(r.h), argbuf, r.args_have))
+	if (!iov_gather(in, nin, sizeof(r.h), argbuf, r.args_have))
 		return -EBADMSG;
 	if (r.h.opcode == FUSE_INIT)
 		return op_init(&r);

@@ -62,7 +62,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
-#include "vmm/util.h"
+#include "lib/util.h"
 
 #define FUSE_PT_MAX_PAGES 256                 /* 1 MiB READ/WRITE */
 #define FUSE_PT_MAX_WRITE (FUSE_PT_MAX_PAGES * 4096u)

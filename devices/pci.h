@@ -20,7 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "devices/bus.h"
-#include "vmm/util.h"
+#include "lib/util.h"
 
 #define PCI_CONFIG_ADDRESS 0xCF8
 #define PCI_CONFIG_DATA 0xCFC

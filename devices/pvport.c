@@ -2,7 +2,7 @@
 #include "devices/pvport.h"
 
 #include <string.h>
-#include "vmm/log.h"
+#include "lib/log.h"
 
 void pvport_io(void *opaque, uint64_t offset, uint8_t *data, unsigned size, bool is_write)
 {

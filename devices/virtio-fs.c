@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "vmm/log.h"
+#include "lib/log.h"
 
 static void fs_config_read(struct virtio_dev *vd, uint32_t off, uint8_t *data, unsigned len)
 {

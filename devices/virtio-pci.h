@@ -33,7 +33,7 @@
 #include "devices/msix.h"
 #include "devices/pci.h"
 #include "devices/virtqueue.h"
-#include "vmm/memory.h"
+#include "lib/memory.h"
 
 #define VIRTIO_PCI_BAR_SIZE 0x8000
 #define VIRTIO_PCI_COMMON_OFF 0x0000

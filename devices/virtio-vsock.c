@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-#include "vmm/log.h"
+#include "lib/log.h"
 
 #define SHUTDOWN_BOTH (VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND)
 
@@ -290,8 +290,8 @@ static void take_sbuf(struct vsock_conn *c, const struct vsock_rx_buf *b, uint32
 
 	if (first > n)
 		first = n;
-	(void)vq_iov_scatter(b->iov, b->nseg, VSOCK_HDR_SIZE, c->sbuf + c->shead, first);
-	(void)vq_iov_scatter(b->iov, b->nseg, VSOCK_HDR_SIZE + first, c->sbuf, n - first);
+	(void)iov_scatter(b->iov, b->nseg, VSOCK_HDR_SIZE, c->sbuf + c->shead, first);
+	(void)iov_scatter(b->iov, b->nseg, VSOCK_HDR_SIZE + first, c->sbuf, n - first);
 	c->shead = (c->shead + n) % VSOCK_SENDBUF;
 	c->slen -= n;
 	if (c->want_writable && c->slen <= VSOCK_SENDBUF / 2) {
@@ -338,7 +338,7 @@ static int rx_deliver(struct virtio_vsock *v)
 		}
 		if (n < 0)
 			break;
-		(void)vq_iov_scatter(b->iov, b->nseg, 0, &h, sizeof(h));
+		(void)iov_scatter(b->iov, b->nseg, 0, &h, sizeof(h));
 		v->rx_head = (v->rx_head + 1) % VSOCK_QUEUE_SIZE;
 		v->rx_count--;
 		err = virtio_push(&v->vdev, 0, b->head, VSOCK_HDR_SIZE + (uint32_t)n);
@@ -449,7 +449,7 @@ static int tx_packet(struct virtio_vsock *v, const struct vq_chain *ch)
 		return -EINVAL;
 	}
 	/* One read of the header into a local copy: only the copy is used. */
-	if (!vq_iov_gather(ch->iov, ch->nr_out, 0, &h, sizeof(h)))
+	if (!iov_gather(ch->iov, ch->nr_out, 0, &h, sizeof(h)))
 		return -EINVAL; /* cannot happen: out_len checked */
 	src_cid = le64toh(h.src_cid);
 	dst_cid = le64toh(h.dst_cid);
@@ -525,7 +525,7 @@ static int tx_packet(struct virtio_vsock *v, const struct vq_chain *ch)
 			break;
 		c->rx_cnt += len;
 		/* Copy out of guest memory before anyone looks at it. */
-		if (!vq_iov_gather(ch->iov, ch->nr_out, VSOCK_HDR_SIZE, v->bounce, len))
+		if (!iov_gather(ch->iov, ch->nr_out, VSOCK_HDR_SIZE, v->bounce, len))
 			break; /* cannot happen: len == payload */
 		pthread_mutex_unlock(&v->lock);
 		ops->recv(ctx, v->bounce, len);

@@ -47,8 +47,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
-#include "vmm/memory.h"
-#include "vmm/util.h"
+#include "lib/iov.h"
+#include "lib/memory.h"
+#include "lib/util.h"
 
 #define VQ_MAX_SIZE 32768              /* largest queue size (the spec's limit) */
 #define VQ_MAX_SEGS 1024               /* iovecs per chain we accept */
@@ -171,24 +172,5 @@ bool vq_needs_notify(struct vq *q);
  *	} while (vq_set_avail_event(q));
  */
 bool vq_set_avail_event(struct vq *q) must_check;
-
-/*
- * Byte-range helpers over a chain's iovecs (c->iov for the readable part,
- * c->iov + c->nr_out for the writable part). They touch only the iovecs
- * they are given, which the chain iterator has already checked against the
- * view, and never more than those iovecs hold.
- */
-/* Sum of the lengths of iov[0..n). */
-size_t vq_iov_total(const struct iovec *iov, unsigned n);
-/* Copy [off, off+len) of the iovecs into dst; false (dst partly written) when they end first. */
-bool vq_iov_gather(const struct iovec *iov, unsigned n, size_t off, void *dst, size_t len);
-/* Copy src into [off, off+len) of the iovecs; false (partly written) when they end first. */
-bool vq_iov_scatter(const struct iovec *iov, unsigned n, size_t off, const void *src, size_t len);
-/*
- * Describe [off, off+len) of the iovecs as at most `max` iovecs in sub[]
- * (for preadv/pwritev straight on guest buffers); returns how many, or -1
- * when the range is not all there or needs more than `max`.
- */
-int vq_iov_sub(const struct iovec *iov, unsigned n, size_t off, size_t len, struct iovec *sub, unsigned max);
 
 #endif

@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "vmm/util.h"
+#include "lib/util.h"
 
 #define MPTABLE_MAX_CPUS 64
 

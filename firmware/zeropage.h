@@ -8,7 +8,7 @@
 
 #include <asm/bootparam.h>
 #include <stdint.h>
-#include "vmm/memory.h"
+#include "lib/memory.h"
 
 /*
  * Fill bp->e820_table from the guest's RAM layout: base memory below the

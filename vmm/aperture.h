@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "vmm/util.h"
+#include "lib/util.h"
 
 #define APERTURE_ALIGN SZ_2M
 #define APERTURE_DEFAULT_POOL (64 * SZ_1M)

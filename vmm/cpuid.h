@@ -9,7 +9,7 @@
 
 #include <linux/kvm.h>
 #include <stdbool.h>
-#include "vmm/util.h"
+#include "lib/util.h"
 
 enum cpu_template {
 	CPU_TEMPLATE_HOST = 0, /* everything KVM supports, minus what we do not emulate */

@@ -7,7 +7,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 #include "vmm/events.h"
-#include "vmm/log.h"
+#include "lib/log.h"
 
 /* Per device: one irqfd + GSI per MSI-X vector, made on first use. */
 struct kvm_vectors {

@@ -7,7 +7,7 @@
 #ifndef APERTURE_EVENTS_H
 #define APERTURE_EVENTS_H
 
-#include "vmm/util.h"
+#include "lib/util.h"
 
 /* Open (truncate) the events file; -errno. No file: events are dropped. */
 int events_open(const char *path) must_check;

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "vmm/events.h"
-#include "vmm/log.h"
+#include "lib/log.h"
 
 static void on_msg(void *ctx, const struct initchan_msg *m);
 

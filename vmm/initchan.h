@@ -17,7 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "vmm/util.h"
+#include "lib/util.h"
 
 #define INITCHAN_PORT 1024
 #define INITCHAN_MAX_MSG (64 * 1024)

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "vmm/memory.h"
+#include "lib/memory.h"
 
 #define LOADER_MAX_SEGMENTS 16
 #define LOADER_ERRLEN 256

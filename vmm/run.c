@@ -29,7 +29,7 @@
 #include "vmm/handshake.h"
 #include "vmm/events.h"
 #include "vmm/loader.h"
-#include "vmm/log.h"
+#include "lib/log.h"
 #include "vmm/term.h"
 #include "vmm/vm.h"
 

@@ -12,7 +12,7 @@
 #include <sys/mman.h>
 #include "firmware/layout.h"
 #include "firmware/zeropage.h"
-#include "vmm/log.h"
+#include "lib/log.h"
 
 #define KVM_TSS_ADDR 0xFFFBD000ULL
 #define KVM_IDENTITY_MAP_ADDR 0xFFFBC000ULL

@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include "devices/bus.h"
 #include "vmm/cpuid.h"
-#include "vmm/memory.h"
+#include "lib/memory.h"
 
 #define VM_MAX_CPUS 64
 /* GSIs 0-23 are the PIC/IOAPIC pins; MSI routes are allocated above. */

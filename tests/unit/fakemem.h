@@ -38,7 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "devices/virtqueue.h"
-#include "vmm/memory.h"
+#include "lib/memory.h"
 
 struct fake_region {
 	uint64_t gpa;   /* page-aligned */

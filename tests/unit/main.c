@@ -2,7 +2,7 @@
 /* Unit-test runner: every suite from suites.h in one SRunner. */
 #include <stdlib.h>
 #include "tests/unit/suites.h"
-#include "vmm/log.h"
+#include "lib/log.h"
 
 int main(void)
 {
@@ -24,6 +24,7 @@ int main(void)
 	srunner_add_suite(sr, initchan_suite());
 	srunner_add_suite(sr, aperture_suite());
 	srunner_add_suite(sr, fuse_suite());
+	srunner_add_suite(sr, iov_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -18,5 +18,6 @@ Suite *vsock_suite(void);
 Suite *initchan_suite(void);
 Suite *aperture_suite(void);
 Suite *fuse_suite(void);
+Suite *iov_suite(void);
 
 #endif

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* vmm/cli.c, parse_size/parse_uint (vmm/util.c), run_build_cmdline and base64_encode (vmm/run.c). */
+/* vmm/cli.c, parse_size/parse_uint (lib/util.c), run_build_cmdline and base64_encode (vmm/run.c). */
 #include <check.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 #include "tests/unit/suites.h"
 #include "vmm/cli.h"
 #include "vmm/run.h"
-#include "vmm/util.h"
+#include "lib/util.h"
 
 #define MAX_ARGS 32
 

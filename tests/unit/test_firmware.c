@@ -9,7 +9,7 @@
 #include "firmware/mptable.h"
 #include "firmware/zeropage.h"
 #include "tests/unit/suites.h"
-#include "vmm/memory.h"
+#include "lib/memory.h"
 
 /* ---- e820 ---- */
 

@@ -160,24 +160,24 @@ START_TEST(vq_iov_helpers)
 	uint8_t a[3] = { 1, 2, 3 }, b[0x10], c[2] = { 9, 9 }, tmp[8];
 	struct iovec v[4] = { { a, 3 }, { b, 0 }, { c, 2 }, { NULL, 0 } }, sub[4];
 
-	ck_assert_uint_eq(vq_iov_total(v, 4), 5);
-	ck_assert(vq_iov_gather(v, 3, 2, tmp, 3));
+	ck_assert_uint_eq(iov_total(v, 4), 5);
+	ck_assert(iov_gather(v, 3, 2, tmp, 3));
 	ck_assert_int_eq(tmp[0], 3);
 	ck_assert_int_eq(tmp[1], 9);
-	ck_assert(!vq_iov_gather(v, 3, 2, tmp, 4));
-	ck_assert(!vq_iov_gather(v, 3, 6, tmp, 1));
-	ck_assert(vq_iov_gather(v, 3, 5, tmp, 0));
-	ck_assert(vq_iov_scatter(v, 3, 3, "xy", 2));
+	ck_assert(!iov_gather(v, 3, 2, tmp, 4));
+	ck_assert(!iov_gather(v, 3, 6, tmp, 1));
+	ck_assert(iov_gather(v, 3, 5, tmp, 0));
+	ck_assert(iov_scatter(v, 3, 3, "xy", 2));
 	ck_assert_int_eq(c[0], 'x');
-	ck_assert(!vq_iov_scatter(v, 3, 4, "xy", 2));
-	ck_assert_int_eq(vq_iov_sub(v, 3, 1, 4, sub, 4), 2);
+	ck_assert(!iov_scatter(v, 3, 4, "xy", 2));
+	ck_assert_int_eq(iov_sub(v, 3, 1, 4, sub, 4), 2);
 	ck_assert_ptr_eq(sub[0].iov_base, a + 1);
 	ck_assert_uint_eq(sub[0].iov_len, 2);
 	ck_assert_ptr_eq(sub[1].iov_base, c);
 	ck_assert_uint_eq(sub[1].iov_len, 2);
-	ck_assert_int_eq(vq_iov_sub(v, 3, 1, 4, sub, 1), -1);
-	ck_assert_int_eq(vq_iov_sub(v, 3, 1, 5, sub, 4), -1);
-	ck_assert_int_eq(vq_iov_sub(v, 3, 5, 0, sub, 4), 0);
+	ck_assert_int_eq(iov_sub(v, 3, 1, 4, sub, 1), -1);
+	ck_assert_int_eq(iov_sub(v, 3, 1, 5, sub, 4), -1);
+	ck_assert_int_eq(iov_sub(v, 3, 5, 0, sub, 4), 0);
 }
 END_TEST
 

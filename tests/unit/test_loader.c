@@ -10,7 +10,7 @@
 #include "firmware/zeropage.h"
 #include "tests/unit/suites.h"
 #include "vmm/loader.h"
-#include "vmm/memory.h"
+#include "lib/memory.h"
 
 #define TEST_RAM (64ULL << 20)
 

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* vmm/memory.c (gm_slice, views, copy helpers) and vmm/cpuid.c (cpuid_apply). */
+/* lib/memory.c (gm_slice, views, copy helpers) and vmm/cpuid.c (cpuid_apply). */
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "tests/unit/suites.h"
 #include "vmm/cpuid.h"
-#include "vmm/memory.h"
+#include "lib/memory.h"
 
 #define SMALL (64ULL << 20)
 #define BIG (3584ULL << 20) /* 3.5 GiB: 3 GiB low, 512 MiB at 4 GiB */

@@ -16,7 +16,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "vmm/util.h"
+#include "lib/util.h"
 
 /* Start of the 32-bit MMIO hole: RAM above this moves to 4 GiB. */
 #define GM_MMIO_HOLE_START 0xC0000000ULL

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "vmm/util.h"
+#include "lib/util.h"
 
 #include <ctype.h>
 #include <errno.h>

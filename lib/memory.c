@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "vmm/memory.h"
+#include "lib/memory.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "vmm/log.h"
+#include "lib/log.h"
 
 #include <errno.h>
 #include <stdarg.h>
