@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "devices/virtio-pci.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 #include "lib/log.h"
 
@@ -71,6 +73,18 @@ void virtio_dev_kick(struct virtio_dev *vd, unsigned q)
 		log_errno(errno, "%s: kick queue %u", vd->ops->name, q);
 }
 
+void virtio_dev_timer_at(struct virtio_dev *vd, uint64_t deadline_ns)
+{
+	struct itimerspec its = { .it_value = { .tv_sec = (time_t)(deadline_ns / 1000000000ULL),
+						.tv_nsec = (long)(deadline_ns % 1000000000ULL) } };
+
+	/* A deadline of 0 disarms; one already past fires at once (1 ns). */
+	if (deadline_ns && !its.it_value.tv_sec && !its.it_value.tv_nsec)
+		its.it_value.tv_nsec = 1;
+	if (vd->timer_fd >= 0 && timerfd_settime(vd->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+		log_errno(errno, "%s: timer", vd->ops->name);
+}
+
 void virtio_dev_fail(struct virtio_dev *vd, const char *fmt, ...)
 {
 	char msg[256];
@@ -83,11 +97,13 @@ void virtio_dev_fail(struct virtio_dev *vd, const char *fmt, ...)
 	pthread_mutex_lock(&vd->lock);
 	first = !vd->failed;
 	vd->failed = true;
-	vd->violations++;
+	__atomic_fetch_add(&vd->violations, 1, __ATOMIC_RELAXED);
 	vd->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 	pthread_mutex_unlock(&vd->lock);
 	if (first) {
-		log_msg("%s (slot %u): %s; device needs reset", vd->ops->name, vd->pci.slot, msg);
+		log_guest("%s (slot %u): %s; device needs reset", vd->ops->name, vd->pci.slot, msg);
+		if (vd->plat->failed)
+			vd->plat->failed(vd->plat->ctx, vd, msg);
 		virtio_config_changed(vd);
 	}
 }
@@ -115,16 +131,17 @@ int virtio_push(struct virtio_dev *vd, unsigned q, uint16_t head, uint32_t len)
 static void *worker(void *arg)
 {
 	struct virtio_dev *vd = arg;
-	struct pollfd p[VIRTIO_MAX_QUEUES + 1];
+	struct pollfd p[VIRTIO_MAX_QUEUES + 2];
 	unsigned n = vd->ops->nqueues;
 
 	for (unsigned i = 0; i < n; i++)
 		p[i] = (struct pollfd){ .fd = vd->q[i].kick_efd, .events = POLLIN };
 	p[n] = (struct pollfd){ .fd = vd->stop_efd, .events = POLLIN };
+	p[n + 1] = (struct pollfd){ .fd = vd->ops->timer ? vd->timer_fd : -1, .events = POLLIN };
 	for (;;) {
 		uint64_t v;
 
-		if (poll(p, n + 1, -1) < 0) {
+		if (poll(p, n + 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_errno(errno, "%s: poll", vd->ops->name);
@@ -132,6 +149,15 @@ static void *worker(void *arg)
 		}
 		if (p[n].revents & POLLIN)
 			return NULL;
+		if ((p[n + 1].revents & POLLIN) && read(vd->timer_fd, &v, sizeof(v)) == sizeof(v)) {
+			bool go;
+
+			pthread_mutex_lock(&vd->lock);
+			go = !vd->failed && (vd->status & VIRTIO_CONFIG_S_DRIVER_OK);
+			pthread_mutex_unlock(&vd->lock);
+			if (go && vd->ops->timer(vd) < 0)
+				virtio_dev_fail(vd, "timer: request rejected");
+		}
 		for (unsigned i = 0; i < n; i++) {
 			bool go;
 
@@ -157,10 +183,29 @@ static void *worker(void *arg)
 	}
 }
 
+static void ctl_lock(struct virtio_dev *vd)
+{
+	pthread_mutex_lock(&vd->ctl_lock);
+	vd->ctl_owner = pthread_self();
+}
+
+static void ctl_unlock(struct virtio_dev *vd)
+{
+	vd->ctl_owner = (pthread_t)0;
+	pthread_mutex_unlock(&vd->ctl_lock);
+}
+
+static bool ctl_held(const struct virtio_dev *vd)
+{
+	return pthread_equal(vd->ctl_owner, pthread_self());
+}
+
+/* Caller holds ctl_lock. */
 static void worker_start(struct virtio_dev *vd)
 {
 	uint64_t v;
 
+	assert(ctl_held(vd));
 	if (vd->worker_running)
 		return;
 	while (read(vd->stop_efd, &v, sizeof(v)) == sizeof(v))
@@ -171,10 +216,13 @@ static void worker_start(struct virtio_dev *vd)
 		log_msg("%s: cannot start its worker thread", vd->ops->name);
 }
 
+/* Caller holds ctl_lock; never the worker itself. */
 static void worker_stop(struct virtio_dev *vd)
 {
 	uint64_t one = 1;
 
+	assert(ctl_held(vd));
+	assert(!vd->worker_running || !pthread_equal(vd->worker, pthread_self()));
 	if (!vd->worker_running)
 		return;
 	if (write(vd->stop_efd, &one, sizeof(one)) != sizeof(one))
@@ -183,7 +231,7 @@ static void worker_stop(struct virtio_dev *vd)
 	vd->worker_running = false;
 }
 
-/* Device reset: worker stopped, called without vd->lock. */
+/* Device reset. Caller holds ctl_lock, not vd->lock. */
 static void do_reset(struct virtio_dev *vd)
 {
 	worker_stop(vd);
@@ -262,7 +310,7 @@ static enum action set_status(struct virtio_dev *vd, uint8_t v)
 	if ((v & VIRTIO_CONFIG_S_FEATURES_OK) && !(old & VIRTIO_CONFIG_S_FEATURES_OK) && !features_acceptable(vd)) {
 		uint64_t missing = vd->required_features & ~vd->driver_features;
 
-		log_msg("%s (slot %u): refusing FEATURES_OK for driver features 0x%llx (offered 0x%llx%s)",
+		log_guest("%s (slot %u): refusing FEATURES_OK for driver features 0x%llx (offered 0x%llx%s)",
 			vd->ops->name, vd->pci.slot, (unsigned long long)vd->driver_features,
 			(unsigned long long)vd->host_features,
 			(missing & (1ULL << VIRTIO_F_SWIOTLB)) ? "; the driver did not accept its DMA aperture (SWIOTLB)"
@@ -379,14 +427,18 @@ static void common_io(struct virtio_dev *vd, uint64_t off, uint8_t *data, unsign
 			memset(data, 0, size);
 		return;
 	}
-	pthread_mutex_lock(&vd->lock);
-	if (is_write) {
-		memcpy(&v, data, size);
-		act = common_write(vd, (unsigned)off, v, err, sizeof(err));
-	} else {
+	if (!is_write) {
+		pthread_mutex_lock(&vd->lock);
 		v = common_read(vd, (unsigned)off);
+		pthread_mutex_unlock(&vd->lock);
 		memcpy(data, &v, size);
+		return;
 	}
+	/* A write and the reset or worker start it causes are one step (ctl_lock). */
+	ctl_lock(vd);
+	pthread_mutex_lock(&vd->lock);
+	memcpy(&v, data, size);
+	act = common_write(vd, (unsigned)off, v, err, sizeof(err));
 	pthread_mutex_unlock(&vd->lock);
 	if (err[0])
 		virtio_dev_fail(vd, "%s", err);
@@ -394,6 +446,7 @@ static void common_io(struct virtio_dev *vd, uint64_t off, uint8_t *data, unsign
 		do_reset(vd);
 	else if (act == ACT_START)
 		worker_start(vd);
+	ctl_unlock(vd);
 }
 
 /* ---- BAR 0 ---- */
@@ -539,6 +592,8 @@ int virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, con
 	}
 	vd->config_msix = VIRTIO_MSI_NO_VECTOR;
 	vd->stop_efd = -1;
+	vd->timer_fd = -1;
+	pthread_mutex_init(&vd->ctl_lock, NULL);
 	pthread_mutex_init(&vd->lock, NULL);
 	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
 		vd->q[i].kick_efd = -1;
@@ -570,6 +625,11 @@ int virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, con
 	vd->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vd->stop_efd < 0)
 		return -errno;
+	if (ops->timer) {
+		vd->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (vd->timer_fd < 0)
+			return -errno;
+	}
 	for (unsigned i = 0; i < nq; i++) {
 		vd->q[i].kick_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (vd->q[i].kick_efd < 0)
@@ -582,11 +642,16 @@ int virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, con
 
 void virtio_dev_destroy(struct virtio_dev *vd)
 {
+	ctl_lock(vd);
 	worker_stop(vd);
+	ctl_unlock(vd);
 	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
 		if (vd->q[i].kick_efd >= 0)
 			close(vd->q[i].kick_efd);
 	if (vd->stop_efd >= 0)
 		close(vd->stop_efd);
 	vd->stop_efd = -1;
+	if (vd->timer_fd >= 0)
+		close(vd->timer_fd);
+	vd->timer_fd = -1;
 }

@@ -17,10 +17,19 @@
  * NEEDS_RESET (virtio_dev_fail(): one log line, a configuration interrupt,
  * no more queue processing until the driver resets it); the monitor lives.
  *
- * Threads: register accesses come from vCPU threads (dev->lock); queue work
- * runs on the device's own worker thread, woken by one eventfd per queue
- * (the KVM ioeventfd on the notify address, or written by bar_io when the
- * access came as an MMIO exit, e.g. in the native test harness).
+ * Threads: register accesses come from vCPU threads, any number at once;
+ * queue work runs on the device's own worker thread, woken by one eventfd
+ * per queue (the KVM ioeventfd on the notify address, or written by bar_io
+ * when the access came as an MMIO exit, e.g. in the native test harness).
+ * Two locks, always taken in this order:
+ *   ctl_lock  serialises every write to the common configuration with the
+ *             reset or worker start it causes: a status write, the whole
+ *             reset that follows (worker stop, quiesce, queue reset,
+ *             ops->reset) and a worker start run under it, so two vCPUs
+ *             can never both join one worker, and a DRIVER_OK can never
+ *             start a worker in the middle of another vCPU's reset. The
+ *             worker thread never takes it (it is joined under it).
+ *   lock      the registers and queue state, held briefly by everyone.
  */
 #ifndef APERTURE_VIRTIO_PCI_H
 #define APERTURE_VIRTIO_PCI_H
@@ -100,6 +109,13 @@ struct virtio_dev_ops {
 	void (*quiesce)(struct virtio_dev *vd);
 	/* The driver reset the device: drop device state. Worker thread stopped. */
 	void (*reset)(struct virtio_dev *vd);
+	/*
+	 * Optional: the deadline set with virtio_dev_timer_at() passed. Runs
+	 * on the worker thread only, after DRIVER_OK while the device is not
+	 * failed (a timer that expires earlier runs once the worker starts).
+	 * A negative errno fails the device.
+	 */
+	int (*timer)(struct virtio_dev *vd);
 };
 
 /* How the transport reaches the platform (KVM, or the test harness). */
@@ -110,6 +126,8 @@ struct virtio_platform {
 	void (*msi_route)(void *ctx, struct virtio_dev *vd, unsigned vec, uint64_t addr, uint32_t data);
 	/* Raise vector `vec` of vd. */
 	void (*msi_deliver)(void *ctx, struct virtio_dev *vd, unsigned vec);
+	/* Optional: vd just went to NEEDS_RESET for `why` (an event for the monitor). */
+	void (*failed)(void *ctx, struct virtio_dev *vd, const char *why);
 	void *ctx;
 };
 
@@ -134,6 +152,8 @@ struct virtio_dev {
 	uint64_t required_features; /* FEATURES_OK only if all of these are acked */
 	int aperture_cap;           /* config offset of the aperture capability, 0: none */
 
+	pthread_mutex_t ctl_lock;   /* see "Two locks" above */
+	pthread_t ctl_owner;        /* holder of ctl_lock, for assertions */
 	pthread_mutex_t lock;       /* registers below */
 	uint8_t status;
 	uint8_t isr;
@@ -146,8 +166,9 @@ struct virtio_dev {
 	struct virtio_queue q[VIRTIO_MAX_QUEUES];
 
 	pthread_t worker;
-	bool worker_running;
+	bool worker_running;        /* changed only under ctl_lock */
 	int stop_efd;
+	int timer_fd;               /* timerfd for ops->timer (CLOCK_MONOTONIC) */
 	uint64_t violations;        /* guest errors seen (for tests and events) */
 	void *plat_dev;             /* the platform's per-device state (irqfds) */
 };
@@ -179,5 +200,11 @@ void virtio_config_changed(struct virtio_dev *vd);
  * Any thread.
  */
 void virtio_dev_kick(struct virtio_dev *vd, unsigned q);
+/*
+ * Arm the device's one timer: ops->timer runs on the worker once
+ * CLOCK_MONOTONIC passes deadline_ns (replacing any earlier deadline);
+ * 0 disarms it. Any thread.
+ */
+void virtio_dev_timer_at(struct virtio_dev *vd, uint64_t deadline_ns);
 
 #endif

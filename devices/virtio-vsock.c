@@ -35,7 +35,8 @@ struct vsock_conn {
 	/* control packets owed to the guest */
 	bool send_request, send_response, send_rst, send_credit_update, send_credit_request;
 	bool credit_request_sent;       /* one CREDIT_REQUEST per stall */
-	bool host_closing;              /* vsock_close() */
+	bool host_closing;              /* vsock_close(): no more payload in */
+	uint64_t close_deadline;        /* CLOCK_MONOTONIC ns: torn down by then */
 	uint32_t peer_shutdown;         /* VIRTIO_VSOCK_SHUTDOWN_* the guest sent */
 	/* callbacks owed to the monitor */
 	bool cb_connected, cb_writable, cb_closed, want_writable;
@@ -516,6 +517,15 @@ static int tx_packet(struct virtio_vsock *v, const struct vq_chain *ch)
 			proto_error(v, c, "data on a connection not open for it");
 			break;
 		}
+		if (c->host_closing) {
+			/* We are closing: nobody reads this any more. Drop it, give the credit back. */
+			__atomic_fetch_add(&v->dropped, 1, __ATOMIC_RELAXED);
+			if (len <= VSOCK_BUF_ALLOC - (c->rx_cnt - c->adv_fwd_cnt)) {
+				c->rx_cnt += len;
+				credit_consumed(c, len);
+			}
+			break;
+		}
 		if (c->rx_cnt - c->adv_fwd_cnt > VSOCK_BUF_ALLOC ||
 		    len > VSOCK_BUF_ALLOC - (c->rx_cnt - c->adv_fwd_cnt)) {
 			proto_error(v, c, "data beyond the credit we gave");
@@ -626,6 +636,32 @@ static int vsock_queue_notify(struct virtio_dev *vd, unsigned q)
 	}
 }
 
+/* Worker: tear down every closing connection whose deadline passed; arm the next. */
+static int vsock_timer(struct virtio_dev *vd)
+{
+	struct virtio_vsock *v = vd->priv;
+	uint64_t now = now_ns(), next = 0;
+
+	pthread_mutex_lock(&v->lock);
+	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++) {
+		struct vsock_conn *c = v->conns[i];
+
+		if (!c || !c->host_closing || c->state == CS_CLOSED)
+			continue;
+		if (c->close_deadline <= now) {
+			log_debug("virtio-vsock: connection %u->%u: close timed out, reset", c->guest_port,
+				  c->host_port);
+			conn_reset(v, c, true);
+		} else if (!next || c->close_deadline < next) {
+			next = c->close_deadline;
+		}
+	}
+	if (next)
+		virtio_dev_timer_at(vd, next);
+	pthread_mutex_unlock(&v->lock);
+	return rx_deliver(v);
+}
+
 static void vsock_config_read(struct virtio_dev *vd, uint32_t off, uint8_t *data, unsigned len)
 {
 	struct virtio_vsock *v = vd->priv;
@@ -673,6 +709,7 @@ static const struct virtio_dev_ops vsock_ops = {
 	.config_read = vsock_config_read,
 	.queue_notify = vsock_queue_notify,
 	.reset = vsock_reset,
+	.timer = vsock_timer,
 };
 
 /* ---- host API ---- */
@@ -817,7 +854,20 @@ void vsock_close(struct vsock_conn *c)
 	struct virtio_vsock *v = c->v;
 
 	pthread_mutex_lock(&v->lock);
-	c->host_closing = true;
+	if (!c->host_closing && c->state != CS_CLOSED) {
+		uint64_t next = 0;
+
+		c->host_closing = true;
+		c->close_deadline = now_ns() + VSOCK_CLOSE_TIMEOUT_MS * 1000000ULL;
+		/* The timer holds the earliest deadline of all closing connections. */
+		for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++) {
+			struct vsock_conn *x = v->conns[i];
+
+			if (x && x->host_closing && x->state != CS_CLOSED && (!next || x->close_deadline < next))
+				next = x->close_deadline;
+		}
+		virtio_dev_timer_at(&v->vdev, next);
+	}
 	pthread_mutex_unlock(&v->lock);
 	virtio_dev_kick(&v->vdev, 0);
 }

@@ -70,6 +70,16 @@ static void kvm_msi_route(void *ctx, struct virtio_dev *vd, unsigned vec, uint64
 			  (unsigned long long)addr, data);
 }
 
+static void device_failed(void *ctx, struct virtio_dev *vd, const char *why)
+{
+	char reason[512];
+
+	(void)ctx;
+	events_json_string(reason, sizeof(reason), why);
+	events_guest("device-needs-reset", "\"device\":\"%s\",\"slot\":%u,\"reason\":%s", vd->ops->name, vd->pci.slot,
+		     reason);
+}
+
 static void kvm_msi_deliver(void *ctx, struct virtio_dev *vd, unsigned vec)
 {
 	struct kvm_vectors *kv = vd->plat_dev;
@@ -87,7 +97,8 @@ int devmgr_init(struct devmgr *dm, struct vm *vm, bus_io_fn cf9_io, void *cf9_op
 	memset(dm, 0, sizeof(*dm));
 	dm->vm = vm;
 	dm->plat = (struct virtio_platform){
-		.ioeventfd = kvm_ioeventfd, .msi_route = kvm_msi_route, .msi_deliver = kvm_msi_deliver, .ctx = dm,
+		.ioeventfd = kvm_ioeventfd, .msi_route = kvm_msi_route, .msi_deliver = kvm_msi_deliver,
+		.failed = device_failed, .ctx = dm,
 	};
 	pci_bus_init(&dm->pci, gm_low_end(&vm->mem));
 	return pci_bus_attach(&dm->pci, &vm->pio, &vm->mmio, cf9_io, cf9_opaque);
@@ -171,12 +182,13 @@ static void report_one(struct virtio_dev *vd)
 	pthread_mutex_unlock(&vd->lock);
 	events_emit("device-stats",
 		    "\"device\":\"%s\",\"slot\":%u,\"aperture\":%s,\"aperture_base\":\"0x%llx\",\"aperture_size\":%llu,"
-		    "\"ranges_checked\":%llu,\"violations\":%llu,\"needs_reset\":%s",
+		    "\"ranges_checked\":%llu,\"violations\":%llu,\"needs_reset\":%s,\"guest_errors\":%llu",
 		    vd->ops->name, vd->pci.slot, vd->view.aperture ? "true" : "false",
 		    (unsigned long long)(vd->view.aperture ? vd->view.base : 0),
 		    (unsigned long long)(vd->view.aperture ? vd->view.size : 0),
 		    (unsigned long long)__atomic_load_n(&vd->stats.checked, __ATOMIC_RELAXED),
-		    (unsigned long long)__atomic_load_n(&vd->stats.denied, __ATOMIC_RELAXED), failed ? "true" : "false");
+		    (unsigned long long)__atomic_load_n(&vd->stats.denied, __ATOMIC_RELAXED), failed ? "true" : "false",
+		    (unsigned long long)__atomic_load_n(&vd->violations, __ATOMIC_RELAXED));
 }
 
 void devmgr_report(struct devmgr *dm)

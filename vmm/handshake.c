@@ -14,6 +14,13 @@ static void *hs_accept(void *ctx, struct vsock_conn *c, uint32_t guest_port)
 	struct handshake *hs = ctx;
 	struct hs_conn *hc = NULL;
 
+	if (guest_port >= INITCHAN_PRIVILEGED_PORTS) {
+		/* Only root in the guest may speak for the guest: refused with RST. */
+		__atomic_fetch_add(&hs->refused, 1, __ATOMIC_RELAXED);
+		log_guest("init channel: connection from unprivileged guest port %u refused", guest_port);
+		events_guest("init-channel-refused", "\"guest_port\":%u,\"reason\":\"unprivileged-port\"", guest_port);
+		return NULL;
+	}
 	pthread_mutex_lock(&hs->lock);
 	for (unsigned i = 0; i < HANDSHAKE_MAX_CONNS && !hc; i++)
 		if (!hs->conns[i].conn)
@@ -24,10 +31,14 @@ static void *hs_accept(void *ctx, struct vsock_conn *c, uint32_t guest_port)
 		initchan_parser_init(&hc->parser);
 	}
 	pthread_mutex_unlock(&hs->lock);
-	if (hc)
-		events_emit("init-channel-connected", "\"guest_port\":%u", guest_port);
-	else
-		log_msg("init channel: more than %d connections, refusing one", HANDSHAKE_MAX_CONNS);
+	if (hc) {
+		events_guest("init-channel-connected", "\"guest_port\":%u", guest_port);
+	} else {
+		__atomic_fetch_add(&hs->refused, 1, __ATOMIC_RELAXED);
+		log_guest("init channel: more than %d connections, refusing one", HANDSHAKE_MAX_CONNS);
+		events_guest("init-channel-refused", "\"guest_port\":%u,\"reason\":\"too-many-connections\"",
+			     guest_port);
+	}
 	return hc;
 }
 
@@ -39,13 +50,14 @@ static void hs_recv(void *conn_ctx, const uint8_t *buf, size_t len)
 	int r;
 
 	pthread_mutex_lock(&hs->lock);
-	if (hc->conn) {
+	/* After a malformed message the stream is dead for input (the parser's error is sticky). */
+	if (hc->conn && !hc->parser.error) {
 		hs->reply_to = hc->conn; /* messages are handled with their sender in reach */
 		r = initchan_feed(&hc->parser, buf, len, on_msg, hs, err, sizeof(err));
 		if (r) {
 			hs->malformed++;
-			log_msg("init channel: malformed message (%s): closing the connection", err);
-			events_emit("init-channel-malformed", NULL);
+			log_guest("init channel: malformed message (%s): closing the connection", err);
+			events_guest("init-channel-malformed", NULL);
 			vsock_close(hc->conn);
 		}
 	}
@@ -119,17 +131,17 @@ static void on_caps(struct handshake *hs, const struct initchan_msg *m)
 {
 	struct initchan_device devs[CLI_MAX_SHARES + 2];
 	struct aperture ap[CLI_MAX_SHARES + 2];
-	char rel[2 * INITCHAN_STR], why[256];
+	char rel[8 * INITCHAN_STR], esc[4 * INITCHAN_STR], why[256];
 	const char *reason = m->swiotlb_base || m->swiotlb_size ? "pool-refused" : "no-pool";
 	enum hs_outcome o;
 	struct gm_view view;
 	unsigned n = 0;
 
 	events_json_string(rel, sizeof(rel), m->kernel_release);
-	events_emit("guest-capabilities", "\"swiotlb_base\":\"0x%llx\",\"swiotlb_size\":%llu,\"kernel_release\":%s",
+	events_guest("guest-capabilities", "\"swiotlb_base\":\"0x%llx\",\"swiotlb_size\":%llu,\"kernel_release\":%s",
 		    (unsigned long long)m->swiotlb_base, (unsigned long long)m->swiotlb_size, rel);
 	if (hs->caps_seen) {
-		log_msg("init channel: second guest-capabilities ignored");
+		log_guest("init channel: second guest-capabilities ignored");
 		return;
 	}
 	hs->caps_seen = true;
@@ -143,7 +155,7 @@ static void on_caps(struct handshake *hs, const struct initchan_msg *m)
 		/* The one warning (as the WSL change gives): devices work, unconfined. */
 		log_msg("warning: guest kernel %s: %s; devices get no DMA aperture (boot a kernel with the "
 			"Aperture patches, guest/linux/, or pass --require-aperture to refuse)",
-			m->kernel_release[0] ? m->kernel_release : "(unknown)", why);
+			m->kernel_release[0] ? log_escape(esc, sizeof(esc), m->kernel_release) : "(unknown)", why);
 		events_emit("aperture-fallback", "\"reason\":\"%s\"", reason);
 		break;
 	case HS_REFUSED:
@@ -194,11 +206,11 @@ static void on_msg(void *ctx, const struct initchan_msg *m)
 		break;
 	case MSG_BOOT_MARK:
 		events_json_string(mark, sizeof(mark), m->mark);
-		events_emit("guest-boot-mark", "\"mark\":%s", mark);
+		events_guest("guest-boot-mark", "\"mark\":%s", mark);
 		break;
 	case MSG_EXIT_STATUS:
 		vm_set_guest_status(hs->vm, (int)m->status);
-		events_emit("guest-exit-status", "\"status\":%u,\"via\":\"vsock\"", m->status);
+		events_guest("guest-exit-status", "\"status\":%u,\"via\":\"vsock\"", m->status);
 		break;
 	case MSG_DEVICES_READY:
 	case MSG_UNKNOWN:

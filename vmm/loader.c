@@ -69,6 +69,10 @@ int loader_parse_bzimage(const uint8_t *buf, size_t len, struct kernel_info *ki,
 		return fail(err, errlen, "header init_size is 0");
 	if (h.kernel_alignment == 0 || (h.kernel_alignment & (h.kernel_alignment - 1)))
 		return fail(err, errlen, "header kernel_alignment 0x%x is not a power of two", h.kernel_alignment);
+	/* The decompressor runs at pref_address for init_size bytes: below 4 GiB, no wrap. */
+	if (h.pref_address >= SZ_4G || h.pref_address + h.init_size > SZ_4G)
+		return fail(err, errlen, "header pref_address 0x%llx + init_size 0x%x is not below 4 GiB",
+			    (unsigned long long)h.pref_address, h.init_size);
 	ki->xloadflags = h.xloadflags;
 	ki->loadflags = h.loadflags;
 	ki->init_size = h.init_size;

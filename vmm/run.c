@@ -215,11 +215,11 @@ static void guest_boot_mark(void *ctx, unsigned mark)
 {
 	(void)ctx;
 	if (mark == PVPORT_MARK_INIT)
-		events_emit("guest-init-reached", NULL);
+		events_guest("guest-init-reached", NULL);
 	else if (mark == PVPORT_MARK_WORKLOAD)
-		events_emit("workload-started", NULL);
+		events_guest("workload-started", NULL);
 	else
-		events_emit("guest-boot-mark", "\"mark\":%u", mark);
+		events_guest("guest-boot-mark", "\"mark\":\"%u\"", mark);
 }
 
 static void guest_exit_status(void *ctx, unsigned status)
@@ -227,7 +227,7 @@ static void guest_exit_status(void *ctx, unsigned status)
 	struct monitor *m = ctx;
 
 	vm_set_guest_status(&m->vm, (int)status);
-	events_emit("guest-exit-status", "\"status\":%u,\"via\":\"port\"", status);
+	events_guest("guest-exit-status", "\"status\":%u,\"via\":\"port\"", status);
 }
 
 static const struct pvport_ops pvport_ops = {
@@ -425,13 +425,14 @@ static int setup_signals(unsigned timeout_s, int *sfd, int *tfd)
 static int final_status(struct monitor *m, const struct vmm_config *cfg)
 {
 	int status = __atomic_load_n(&m->vm.guest_status, __ATOMIC_ACQUIRE);
+	char esc[sizeof(m->panic) * 4];
 
 	switch (vm_stop_reason(&m->vm)) {
 	case VM_STOP_RESET:
 		if (status >= 0)
 			return status;
 		if (m->panic[0])
-			log_msg("guest kernel panicked: %s", m->panic);
+			log_msg("guest kernel panicked: %s", log_escape(esc, sizeof(esc), m->panic));
 		else
 			log_msg("%s before its init reported an exit status", m->vm.stop_detail);
 		return EXIT_GUEST_FAILED;
@@ -450,7 +451,7 @@ static int final_status(struct monitor *m, const struct vmm_config *cfg)
 	default:
 		log_msg("%s", m->vm.stop_detail);
 		if (m->panic[0])
-			log_msg("guest kernel panicked first: %s", m->panic);
+			log_msg("guest kernel panicked first: %s", log_escape(esc, sizeof(esc), m->panic));
 		return EXIT_GUEST_FAILED;
 	}
 }
@@ -635,6 +636,7 @@ int vmm_main(int argc, char **argv)
 	term_restore();
 	rc = final_status(m, &cfg);
 	devmgr_report(&m->dm);
+	log_report_suppressed();
 	events_emit("exit", "\"status\":%d,\"reason\":\"%s\"", rc, stop_reason_name(vm_stop_reason(&m->vm)));
 out:
 	term_restore();

@@ -33,12 +33,8 @@
 #include <unistd.h>
 #include "channel.h"
 
-#define PVPORT_BASE 0xA70
-#define PVPORT_MAGIC 0x54525041u
-#define PVPORT_CMD_BOOT_MARK 0x01u
-#define PVPORT_CMD_EXIT_STATUS 0x02u
-#define MARK_INIT 1u
-#define MARK_WORKLOAD 2u
+#define MARK_INIT PVPORT_MARK_INIT
+#define MARK_WORKLOAD PVPORT_MARK_WORKLOAD
 #define CMDLINE_MAX 4096
 #define INIT_VERSION "0.2"
 #define CHANNEL_TIMEOUT_MS 30000
