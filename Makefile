@@ -41,6 +41,7 @@ boot-tests: all images
 
 check: all images
 	tests/lint/layers
+	tests/lint/readme-options
 	build/unit-tests
 	@if [ -x tests/fuzz/run ]; then tests/fuzz/run 30; fi
 	tests/boot/run

@@ -487,8 +487,37 @@ int vmm_main(int argc, char **argv)
 		log_msg("%s", err);
 		return EXIT_USAGE;
 	}
+	if (cfg.action == CLI_RUN && cfg.config) {
+		/* Options from the file, under those of the command line (config_text lives until exit). */
+		static char *config_text;
+		const char *path = cfg.config;
+		uint8_t *buf;
+		size_t len;
+
+		rc = read_file(path, CLI_MAX_CONFIG, &buf, &len);
+		if (rc == -EFBIG) {
+			log_msg("--config %s: larger than %d KiB", path, CLI_MAX_CONFIG / 1024);
+			return EXIT_USAGE;
+		}
+		if (rc) {
+			log_errno(rc, "--config %s", path);
+			return EXIT_USAGE;
+		}
+		config_text = calloc(1, len + 1);
+		if (!config_text || memchr(buf, '\0', len)) {
+			free(buf);
+			log_msg("--config %s: %s", path, config_text ? "not a text file" : "out of memory");
+			return EXIT_USAGE;
+		}
+		memcpy(config_text, buf, len);
+		free(buf);
+		if (cli_parse_with_config(config_text, path, argc, argv, &cfg, err, sizeof(err))) {
+			log_msg("%s", err);
+			return EXIT_USAGE;
+		}
+	}
 	if (cfg.action == CLI_HELP) {
-		fputs(cli_usage, stdout);
+		cli_print_help(stdout);
 		return 0;
 	}
 	if (cfg.action == CLI_VERSION) {

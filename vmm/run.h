@@ -5,12 +5,7 @@
 
 #include <stddef.h>
 
-/* Exit statuses besides the guest's own (documented in --help and README). */
-#define EXIT_USAGE 2
-#define EXIT_HOST_ERROR 1
-#define EXIT_TIMEOUT 124
-#define EXIT_GUEST_FAILED 125
-#define EXIT_CONSOLE_QUIT 130
+#include "vmm/cli.h" /* EXIT_* */
 
 int vmm_main(int argc, char **argv);
 

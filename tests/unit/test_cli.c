@@ -233,8 +233,25 @@ START_TEST(cli_help_version)
 	ck_assert_int_eq(cfg.action, CLI_HELP);
 	expect_ok(parse(&cfg, NULL));
 	ck_assert_int_eq(cfg.action, CLI_RUN);
-	ck_assert_ptr_nonnull(strstr(cli_usage, "--memory"));
-	ck_assert_ptr_nonnull(strstr(cli_usage, "--cpu-template"));
+	{
+		char *text = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&text, &len);
+
+		cli_print_help(f);
+		fclose(f);
+		/* Every option of the table is in the help, with its value's name. */
+		for (unsigned i = 0; i < cli_noptions; i++) {
+			char want[64];
+
+			snprintf(want, sizeof(want), "--%s%s%s", cli_options[i].name, cli_options[i].arg ? " " : "",
+				 cli_options[i].arg ? cli_options[i].arg : "");
+			ck_assert_msg(strstr(text, want), "--help lacks '%s'", want);
+		}
+		for (unsigned i = 0; i < cli_nexit_codes; i++)
+			ck_assert(strstr(text, cli_exit_codes[i].status));
+		free(text);
+	}
 }
 END_TEST
 
@@ -246,6 +263,66 @@ START_TEST(cli_positional)
 	ck_assert_ptr_nonnull(strstr(err, "'bzImage'"));
 	expect_bad(parse(&cfg, "--cpus", "2", "extra", NULL), "'extra'");
 	expect_bad(parse(&cfg, "--", "--cpus", NULL), "unexpected argument");
+}
+END_TEST
+
+/* parse() with a --config file text. */
+static int parse_conf(struct vmm_config *cfg, const char *conf, ...)
+{
+	static char text[4096];
+	char *argv[MAX_ARGS + 1];
+	int argc = 0;
+	const char *a;
+	va_list ap;
+
+	snprintf(text, sizeof(text), "%s", conf);
+	argv[argc++] = (char *)"vmm";
+	va_start(ap, conf);
+	while ((a = va_arg(ap, const char *)) != NULL)
+		argv[argc++] = (char *)a;
+	va_end(ap);
+	argv[argc] = NULL;
+	memset(err, 0, sizeof(err));
+	return cli_parse_with_config(text, "vm.conf", argc, argv, cfg, err, sizeof(err));
+}
+
+START_TEST(cli_config_file)
+{
+	struct vmm_config cfg;
+
+	expect_ok(parse_conf(&cfg, "# a VM\n\ncpus = 2\n  memory=1G  \r\nverbose\nrequire-aperture = true\n"
+				   "share = \"src=/tmp\"\nshare = /srv\n--dma = shared\nexec = \" echo hi \"\n", NULL));
+	ck_assert_uint_eq(cfg.cpus, 2);
+	ck_assert_uint_eq(cfg.memory, 1ULL << 30);
+	ck_assert(cfg.verbose);
+	ck_assert(cfg.require_aperture);
+	ck_assert_int_eq(cfg.dma, DMA_SHARED);
+	ck_assert_uint_eq(cfg.nshares, 2);
+	ck_assert_str_eq(cfg.share[0].tag, "src");
+	ck_assert_str_eq(cfg.share[1].path, "/srv");
+	ck_assert_str_eq(cfg.exec, " echo hi ");
+	/* The command line wins; a repeatable option's list is replaced, not merged. */
+	expect_ok(parse_conf(&cfg, "cpus = 2\nshare = a=/tmp\nshare = b=/tmp\n", "--cpus", "4", "--share", "c=/srv",
+			     NULL));
+	ck_assert_uint_eq(cfg.cpus, 4);
+	ck_assert_uint_eq(cfg.nshares, 1);
+	ck_assert_str_eq(cfg.share[0].tag, "c");
+	/* Errors name the file and line. */
+	expect_bad(parse_conf(&cfg, "cpus = 2\nfrobnicate = 1\n", NULL), "vm.conf:2: unknown option 'frobnicate'");
+	expect_bad(parse_conf(&cfg, "cpus = 2\ncpus = 3\n", NULL), "vm.conf:2: 'cpus' given twice");
+	expect_bad(parse_conf(&cfg, "cpus\n", NULL), "needs a value");
+	expect_bad(parse_conf(&cfg, "verbose = no\n", NULL), "is a flag");
+	expect_bad(parse_conf(&cfg, "config = /etc/x\n", NULL), "cannot be set in a config file");
+	expect_bad(parse_conf(&cfg, "help\n", NULL), "cannot be set");
+	expect_bad(parse_conf(&cfg, "exec = \"unterminated\n", NULL), "unterminated");
+	expect_bad(parse_conf(&cfg, "cpus = 99\n", NULL), "vm.conf: --cpus: '99'");
+	expect_bad(parse_conf(&cfg, "cpus = 2\x1b[2J\n", NULL), "control character");
+	/* A bad value in the file does not matter when the command line replaces it. */
+	expect_ok(parse_conf(&cfg, "cpus = 99\n", "--cpus", "3", NULL));
+	ck_assert_uint_eq(cfg.cpus, 3);
+	/* --help on the command line wins over a broken file. */
+	expect_ok(parse_conf(&cfg, "frobnicate\n", "--help", NULL));
+	ck_assert_int_eq(cfg.action, CLI_HELP);
 }
 END_TEST
 
@@ -709,6 +786,7 @@ Suite *cli_suite(void)
 	tcase_add_test(c, cli_help_version);
 	tcase_add_test(c, cli_positional);
 	tcase_add_test(c, cli_reparse_resets_state);
+	tcase_add_test(c, cli_config_file);
 	tcase_add_test(c, cli_dma_swiotlb);
 	tcase_add_test(c, cli_shares);
 	suite_add_tcase(s, c);
