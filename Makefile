@@ -4,12 +4,15 @@
 #   make check    unit tests, fuzz smoke, boot tests
 #   make run      boot the guest with a shell (SHARE=/path once virtio-fs lands)
 #   make fuzz     run each fuzz target longer (FUZZ_SECONDS, default 300)
+#   make install  vmm, its man page and the guest image under $(DESTDIR)$(PREFIX)
 #   make clean
 NINJA ?= ninja
+PREFIX ?= /usr/local
+DESTDIR ?=
 FUZZ_SECONDS ?= 300
 SRCS := $(sort $(wildcard lib/*.c vmm/*.c devices/*.c firmware/*.c tests/unit/*.c tests/fuzz/*.c))
 
-.PHONY: all check unit fuzz-smoke fuzz boot-tests images run clean deps
+.PHONY: all check unit fuzz-smoke fuzz boot-tests images run clean deps install uninstall
 
 all: build/build.ninja
 	$(NINJA) -C build
@@ -42,12 +45,26 @@ boot-tests: all images
 check: all images
 	tests/lint/layers
 	tests/lint/readme-options
+	tests/install
 	build/unit-tests
 	@if [ -x tests/fuzz/run ]; then tests/fuzz/run 30; fi
 	tests/boot/run
 
+# Ctrl-A x (exit 130) is how a user leaves the console: not a make error.
 run: all images
-	build/vmm $(if $(SHARE),--share $(SHARE)) $(VMM_ARGS)
+	build/vmm $(if $(SHARE),--share $(SHARE)) $(VMM_ARGS) || [ $$? -eq 130 ]
+
+# vmm finds the guest image in ../share/aperture relative to itself.
+install: all images
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/aperture
+	install -m 0755 build/vmm $(DESTDIR)$(PREFIX)/bin/vmm
+	install -m 0644 build/vmm.1 $(DESTDIR)$(PREFIX)/share/man/man1/vmm.1
+	install -m 0644 images/out/vmlinux images/out/bzImage images/out/initramfs.cpio images/out/kernel.release \
+		$(DESTDIR)$(PREFIX)/share/aperture/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/vmm $(DESTDIR)$(PREFIX)/share/man/man1/vmm.1
+	rm -rf $(DESTDIR)$(PREFIX)/share/aperture
 
 clean:
 	rm -rf build

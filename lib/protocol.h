@@ -30,6 +30,16 @@
 #define INITCHAN_MAX_MSG (64 * 1024)  /* largest message, either way */
 #define INITCHAN_STR 128              /* longest string property, NUL included */
 #define INITCHAN_MAX_DEVICES 16       /* device nodes in one devices-ready */
+/*
+ * --exec travels in devices-ready (property "exec"), not on the kernel
+ * command line (2 KiB at most): up to this many bytes. The command line
+ * then carries INITCHAN_EXEC_PARAM "=" INITCHAN_EXEC_VIA_CHANNEL so that the
+ * init knows to run it; other launchers (QEMU in bench/) may instead put
+ * the command there base64-encoded.
+ */
+#define INITCHAN_MAX_EXEC (32 * 1024)
+#define INITCHAN_EXEC_PARAM "aperture.exec"
+#define INITCHAN_EXEC_VIA_CHANNEL "channel"
 
 /* Message names (the root node's "message" property). */
 #define INITCHAN_MSG_CAPS "guest-capabilities"

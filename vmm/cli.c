@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "firmware/mptable.h"
+#include "lib/protocol.h"
 #include "lib/util.h"
 #include "vmm/vm.h"
 
@@ -45,9 +46,11 @@ static int set_cmdline(struct vmm_config *c, const char *v, char *e, size_t l)
 	return 0;
 }
 
-static int set_exec(struct vmm_config *c, const char *v, char *e, size_t l)
+static int set_exec(struct vmm_config *c, const char *v, char *err, size_t errlen)
 {
-	(void)e, (void)l;
+	if (strlen(v) > INITCHAN_MAX_EXEC)
+		return bad(err, errlen, "--exec: the command is %zu bytes, at most %d (put a longer script in a --share)",
+			   strlen(v), INITCHAN_MAX_EXEC);
 	c->exec = v;
 	return 0;
 }

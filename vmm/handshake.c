@@ -85,7 +85,7 @@ static const struct vsock_listener_ops hs_ops = {
 static void send_devices_ready(struct handshake *hs, const struct initchan_device *d, unsigned n)
 {
 	static uint8_t buf[INITCHAN_MAX_MSG];
-	long len = initchan_build_devices_ready(buf, sizeof(buf), d, n);
+	long len = initchan_build_devices_ready(buf, sizeof(buf), d, n, hs->cfg->exec);
 	int r = -ENOTCONN;
 
 	/* Called from on_msg() with hs->lock held, so reply_to is alive. */

@@ -163,7 +163,8 @@ int initchan_feed(struct initchan_parser *p, const uint8_t *data, size_t len,
 	return 0;
 }
 
-long initchan_build_devices_ready(void *buf, size_t buflen, const struct initchan_device *d, unsigned n)
+long initchan_build_devices_ready(void *buf, size_t buflen, const struct initchan_device *d, unsigned n,
+				  const char *exec)
 {
 	int r = fdt_create(buf, (int)buflen);
 
@@ -171,6 +172,8 @@ long initchan_build_devices_ready(void *buf, size_t buflen, const struct initcha
 	r = r ? r : fdt_begin_node(buf, "");
 	r = r ? r : fdt_property_string(buf, "message", INITCHAN_MSG_READY);
 	r = r ? r : fdt_property_u32(buf, "device-count", n);
+	if (!r && exec)
+		r = fdt_property_string(buf, "exec", exec);
 	for (unsigned i = 0; i < n && !r; i++) {
 		char name[32];
 

@@ -80,7 +80,8 @@ struct initchan_device {
 	uint64_t aperture_base, aperture_size; /* 0, 0: none */
 };
 
-/* Build DEVICES_READY into buf; returns its size or -E2BIG. */
-long initchan_build_devices_ready(void *buf, size_t buflen, const struct initchan_device *d, unsigned n) must_check;
+/* Build DEVICES_READY (with the --exec command, or NULL) into buf; returns its size or -E2BIG. */
+long initchan_build_devices_ready(void *buf, size_t buflen, const struct initchan_device *d, unsigned n,
+				  const char *exec) must_check;
 
 #endif

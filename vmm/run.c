@@ -65,29 +65,6 @@ static const char *const emulated_cpl0_params =
 	"GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX,-AVX2,-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,-AVX512CD,"
 	"-AVX_Fast_Unaligned_Load";
 
-int base64_encode(const void *src, size_t len, char *dst, size_t dstlen)
-{
-	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const uint8_t *s = src;
-	size_t o = 0;
-
-	if (dstlen < ((len + 2) / 3) * 4 + 1)
-		return -E2BIG;
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)s[i] << 16;
-
-		if (i + 1 < len)
-			v |= (uint32_t)s[i + 1] << 8;
-		if (i + 2 < len)
-			v |= s[i + 2];
-		dst[o++] = tbl[(v >> 18) & 63];
-		dst[o++] = tbl[(v >> 12) & 63];
-		dst[o++] = i + 1 < len ? tbl[(v >> 6) & 63] : '=';
-		dst[o++] = i + 2 < len ? tbl[v & 63] : '=';
-	}
-	dst[o] = '\0';
-	return 0;
-}
 
 static int append(char *buf, size_t len, size_t *off, const char *s)
 {
@@ -127,17 +104,9 @@ int run_build_cmdline(char *buf, size_t len, const struct vmm_config *cfg, int e
 		snprintf(tmp, sizeof(tmp), "virtio_swiotlb=%lluM", (unsigned long long)(cfg->swiotlb / SZ_1M));
 		err = append(buf, len, &off, tmp);
 	}
-	if (!err && cfg->exec) {
-		size_t need = 14 + ((strlen(cfg->exec) + 2) / 3) * 4 + 1;
-		cleanup_free char *b64 = malloc(need);
-
-		if (!b64)
-			return -ENOMEM;
-		memcpy(b64, "aperture.exec=", 14);
-		err = base64_encode(cfg->exec, strlen(cfg->exec), b64 + 14, need - 14);
-		if (!err)
-			err = append(buf, len, &off, b64);
-	}
+	/* The command itself travels over the init channel (devices-ready), whatever its length. */
+	if (!err && cfg->exec)
+		err = append(buf, len, &off, INITCHAN_EXEC_PARAM "=" INITCHAN_EXEC_VIA_CHANNEL);
 	if (!err && cfg->cmdline && *cfg->cmdline)
 		err = append(buf, len, &off, cfg->cmdline);
 	return err;
@@ -292,8 +261,12 @@ static void images_dir(char *buf, size_t len)
 	if (!slash)
 		return;
 	*slash = '\0';
-	/* build/vmm -> <repo>/images/out; an installed vmm next to images/ works too. */
-	if (!fmt_path(buf, len, "%s/../images/out", exe) || access(buf, F_OK) != 0)
+	/*
+	 * build/vmm -> <repo>/images/out; an installed PREFIX/bin/vmm ->
+	 * PREFIX/share/aperture (make install); a vmm next to images/ too.
+	 */
+	if ((!fmt_path(buf, len, "%s/../images/out", exe) || access(buf, F_OK) != 0) &&
+	    (!fmt_path(buf, len, "%s/../share/aperture", exe) || access(buf, F_OK) != 0))
 		if (!fmt_path(buf, len, "%s/images/out", exe))
 			snprintf(buf, len, "images/out");
 }

@@ -18,7 +18,4 @@ struct vmm_config;
 int run_build_cmdline(char *buf, size_t len, const struct vmm_config *cfg, int emulated_cpl0,
 		      unsigned long tsc_khz);
 
-/* Standard base64 of src into dst (NUL-terminated); -E2BIG if it does not fit. */
-int base64_encode(const void *src, size_t len, char *dst, size_t dstlen);
-
 #endif

@@ -172,6 +172,14 @@ int chan_wait_devices_ready(int fd, struct chan_reply *r, unsigned timeout_ms)
 		msg = fdt_getprop(b, 0, "message", &l);
 		if (!msg || l <= 0 || msg[l - 1] != '\0' || strcmp(msg, INITCHAN_MSG_READY) != 0)
 			continue; /* not for us now: skip it */
+		{
+			const char *e = fdt_getprop(b, 0, "exec", &l);
+
+			if (e && l > 0 && l <= INITCHAN_MAX_EXEC + 1 && e[l - 1] == '\0' && strlen(e) + 1 == (size_t)l) {
+				memcpy(r->exec, e, (size_t)l);
+				r->has_exec = 1;
+			}
+		}
 		fdt_for_each_subnode(node, b, 0) {
 			struct chan_device *d;
 			const fdt32_t *slot;

@@ -20,6 +20,8 @@ struct chan_device {
 struct chan_reply {
 	unsigned ndevices;
 	struct chan_device dev[CHAN_MAX_DEVICES];
+	int has_exec;                      /* the monitor sent an --exec command */
+	char exec[INITCHAN_MAX_EXEC + 1];
 };
 
 /*

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* vmm/cli.c, parse_size/parse_uint (lib/util.c), run_build_cmdline and base64_encode (vmm/run.c). */
+/* vmm/cli.c, parse_size/parse_uint (lib/util.c), run_build_cmdline (vmm/run.c). */
 #include <check.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -8,6 +8,7 @@
 #include "tests/unit/suites.h"
 #include "vmm/cli.h"
 #include "vmm/run.h"
+#include "lib/protocol.h"
 #include "lib/util.h"
 
 #define MAX_ARGS 32
@@ -438,88 +439,6 @@ START_TEST(uint_cases)
 }
 END_TEST
 
-/* ---- base64 ---- */
-
-static int b64val(char c)
-{
-	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const char *p = c ? strchr(tbl, c) : NULL;
-
-	return p ? (int)(p - tbl) : -1;
-}
-
-/* Strict decoder for the test; returns decoded length or -1. */
-static long b64decode(const char *s, size_t slen, uint8_t *out, size_t outlen)
-{
-	size_t o = 0;
-
-	if (slen % 4)
-		return -1;
-	for (size_t i = 0; i < slen; i += 4) {
-		int a = b64val(s[i]), b = b64val(s[i + 1]);
-		int c = s[i + 2] == '=' ? -2 : b64val(s[i + 2]);
-		int d = s[i + 3] == '=' ? -2 : b64val(s[i + 3]);
-		uint32_t v;
-
-		if (a < 0 || b < 0 || c == -1 || d == -1 || (c == -2 && d != -2))
-			return -1;
-		if ((c == -2 || d == -2) && i + 4 != slen)
-			return -1;
-		v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)(c < 0 ? 0 : c) << 6 | (uint32_t)(d < 0 ? 0 : d);
-		if (o + 3 > outlen)
-			return -1;
-		out[o++] = (uint8_t)(v >> 16);
-		if (c >= 0)
-			out[o++] = (uint8_t)(v >> 8);
-		if (d >= 0)
-			out[o++] = (uint8_t)v;
-	}
-	return (long)o;
-}
-
-START_TEST(base64_rfc4648)
-{
-	static const struct { const char *in, *out; } v[] = {
-		{ "", "" },
-		{ "f", "Zg==" },
-		{ "fo", "Zm8=" },
-		{ "foo", "Zm9v" },
-		{ "foob", "Zm9vYg==" },
-		{ "fooba", "Zm9vYmE=" },
-		{ "foobar", "Zm9vYmFy" },
-	};
-	char buf[64];
-
-	for (unsigned i = 0; i < ARRAY_SIZE(v); i++) {
-		memset(buf, 'Z', sizeof(buf));
-		ck_assert_int_eq(base64_encode(v[i].in, strlen(v[i].in), buf, sizeof(buf)), 0);
-		ck_assert_str_eq(buf, v[i].out);
-	}
-}
-END_TEST
-
-START_TEST(base64_binary_and_sizes)
-{
-	static const uint8_t bin[] = { 0xFF, 0xFE, 0xFD, 0x00, 0x3E, 0x3F };
-	char buf[16];
-
-	ck_assert_int_eq(base64_encode(bin, 3, buf, sizeof(buf)), 0);
-	ck_assert_str_eq(buf, "//79");
-	ck_assert_int_eq(base64_encode(bin, sizeof(bin), buf, sizeof(buf)), 0);
-	ck_assert_str_eq(buf, "//79AD4/");
-	ck_assert_int_eq(base64_encode(bin + 3, 1, buf, sizeof(buf)), 0);
-	ck_assert_str_eq(buf, "AA==");
-	/* Exact fit: 8 characters + NUL; one byte less is -E2BIG. */
-	ck_assert_int_eq(base64_encode("foobar", 6, buf, 9), 0);
-	ck_assert_str_eq(buf, "Zm9vYmFy");
-	ck_assert_int_eq(base64_encode("foobar", 6, buf, 8), -E2BIG);
-	ck_assert_int_eq(base64_encode("fooba", 5, buf, 8), -E2BIG);
-	ck_assert_int_eq(base64_encode("", 0, buf, 1), 0);
-	ck_assert_str_eq(buf, "");
-	ck_assert_int_eq(base64_encode("", 0, buf, 0), -E2BIG);
-}
-END_TEST
-
 /* ---- run_build_cmdline ---- */
 
 /* Is `tok` one whole space-separated word of s? */
@@ -585,36 +504,35 @@ START_TEST(cmdline_emulated)
 }
 END_TEST
 
-START_TEST(cmdline_exec_base64)
+/* --exec goes over the init channel: only a marker on the command line, never the command. */
+START_TEST(cmdline_exec_via_channel)
 {
 	static const char *const cmds[] = {
-		"echo hello; exit 3", "a", "ab", "sh -c 'x=\"1 2\"; echo $x' && ls /proc | wc -l",
+		"echo hello; exit 3", "a", "sh -c 'x=\"1 2\"; echo $x' && ls /proc | wc -l",
 	};
 	struct vmm_config cfg;
 	char buf[2048];
 
 	for (unsigned i = 0; i < ARRAY_SIZE(cmds); i++) {
-		const char *p, *end;
-		uint8_t dec[512];
-		long n;
-
 		memset(&cfg, 0, sizeof(cfg));
 		cfg.exec = cmds[i];
 		ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 0, 0), 0);
-		p = strstr(buf, "aperture.exec=");
-		ck_assert_ptr_nonnull(p);
-		ck_assert(p == buf || p[-1] == ' ');
-		p += strlen("aperture.exec=");
-		end = strchr(p, ' ');
-		if (!end)
-			end = p + strlen(p);
-		n = b64decode(p, (size_t)(end - p), dec, sizeof(dec));
-		ck_assert_msg(n >= 0, "'%.*s' is not valid base64", (int)(end - p), p);
-		ck_assert_uint_eq((size_t)n, strlen(cmds[i]));
-		ck_assert_mem_eq(dec, cmds[i], (size_t)n);
-		/* The raw command must not leak into the command line. */
-		if (strlen(cmds[i]) > 8)
+		ck_assert(has_token(buf, "aperture.exec=channel"));
+		if (strlen(cmds[i]) > 2)
 			ck_assert_ptr_null(strstr(buf, cmds[i]));
+	}
+	/* A command far beyond the kernel's 2 KiB command line is fine. */
+	{
+		static char big[INITCHAN_MAX_EXEC + 2];
+		struct vmm_config c2;
+		char *argv[] = { (char *)"vmm", (char *)"--exec", big, NULL };
+
+		memset(big, 'x', INITCHAN_MAX_EXEC);
+		ck_assert_int_eq(cli_parse(3, argv, &c2, err, sizeof(err)), 0);
+		ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &c2, 1, 3000000), 0);
+		ck_assert_uint_lt(strlen(buf), 1024);
+		big[INITCHAN_MAX_EXEC] = 'x';
+		expect_bad(cli_parse(3, argv, &c2, err, sizeof(err)), "at most 32768");
 	}
 }
 END_TEST
@@ -634,7 +552,7 @@ START_TEST(cmdline_user_last)
 	ck_assert_uint_gt(bl, ul);
 	ck_assert_str_eq(buf + bl - ul, user);
 	ck_assert_uint_eq(buf[bl - ul - 1], ' ');
-	ck_assert(has_token(buf, "aperture.exec=dHJ1ZQ=="));
+	ck_assert(has_token(buf, "aperture.exec=channel"));
 	ck_assert(has_token(buf, "quiet"));
 	ck_assert(has_token(buf, "emulated_cpl0"));
 	ck_assert(strstr(buf, "aperture.exec=") < strstr(buf, user));
@@ -797,12 +715,10 @@ Suite *cli_suite(void)
 	tcase_add_test(u, uint_cases);
 	suite_add_tcase(s, u);
 
-	tcase_add_test(r, base64_rfc4648);
-	tcase_add_test(r, base64_binary_and_sizes);
 	tcase_add_test(r, cmdline_default);
 	tcase_add_test(r, cmdline_verbose);
 	tcase_add_test(r, cmdline_emulated);
-	tcase_add_test(r, cmdline_exec_base64);
+	tcase_add_test(r, cmdline_exec_via_channel);
 	tcase_add_test(r, cmdline_user_last);
 	tcase_add_test(r, cmdline_e2big);
 	tcase_add_test(r, cmdline_swiotlb);

@@ -202,14 +202,21 @@ START_TEST(initchan_devices_ready_roundtrip)
 		  .aperture_base = 0x8000000, .aperture_size = 0x200000 },
 	};
 	struct initchan_msg m;
-	long n = initchan_build_devices_ready(blob, sizeof(blob), d, 2);
+	long n = initchan_build_devices_ready(blob, sizeof(blob), d, 2, "echo hi");
 
 	ck_assert_int_gt(n, 0);
 	ck_assert_int_eq(initchan_decode(blob, (size_t)n, &m, err, sizeof(err)), 0);
 	ck_assert_int_eq(m.type, MSG_DEVICES_READY);
 	ck_assert_uint_eq(m.ndevices, 2);
 	ck_assert_int_eq(fdt_subnode_offset(blob, 0, "device@3") >= 0, 1);
-	ck_assert_int_eq(initchan_build_devices_ready(blob, 64, d, 2), -E2BIG);
+	{
+		int l;
+		const char *e = fdt_getprop(blob, 0, "exec", &l);
+
+		ck_assert_ptr_nonnull(e);
+		ck_assert_str_eq(e, "echo hi");
+	}
+	ck_assert_int_eq(initchan_build_devices_ready(blob, 64, d, 2, NULL), -E2BIG);
 }
 END_TEST
 
