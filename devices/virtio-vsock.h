@@ -186,13 +186,4 @@ void vsock_close(struct vsock_conn *c);
 uint32_t vsock_conn_host_port(const struct vsock_conn *c);
 uint32_t vsock_conn_guest_port(const struct vsock_conn *c);
 
-/*
- * Host programs: listen on the UNIX socket `path` (a stale socket there is
- * replaced; any other file is left alone and the call fails with -EEXIST). A client writes "CONNECT <port>\n", gets "OK <host_port>\n"
- * once the guest accepted (or is disconnected if it refused), then raw bytes
- * flow both ways (Firecracker's convention). One bridge thread, stopped and
- * joined by virtio_vsock_destroy(). -errno.
- */
-int vsock_uds_listen(struct virtio_vsock *v, const char *path) must_check;
-
 #endif

@@ -14,6 +14,7 @@
 #include "devices/virtio-fs.h"
 #include "devices/virtio-rng.h"
 #include "devices/virtio-vsock.h"
+#include "devices/vsock-uds.h"
 #include "vmm/vm.h"
 
 #define DEVMGR_MAX_FS 8

@@ -24,6 +24,7 @@
 #include "devices/reset.h"
 #include "devices/serial.h"
 #include "vmm/cli.h"
+#include "vmm/cmdline.h"
 #include "vmm/cpuid.h"
 #include "vmm/devmgr.h"
 #include "vmm/handshake.h"
@@ -36,7 +37,6 @@
 #define MAX_KERNEL_SIZE (512ULL << 20)
 #define MAX_INITRD_SIZE (1ULL << 30)
 #define CMDLINE_BUF 8192
-#define GUEST_HZ 250 /* CONFIG_HZ of the guest image (guest/linux/config.fragment) */
 #define ESCAPE_CHAR 0x01 /* Ctrl-A */
 
 /* Everything the device callbacks need. */
@@ -54,63 +54,6 @@ struct monitor {
 	size_t line_len;
 	char panic[256];      /* first "Kernel panic" line seen */
 };
-
-/*
- * For hosts whose KVM emulates guest CPL0 (docs/workarounds.md). The last
- * one reaches init's environment: with noxsave the kernel cannot save AVX
- * state, which this KVM still advertises, so user code must not use it.
- */
-static const char *const emulated_cpl0_params =
-	"noxsave clearcpuid=popcnt,smap,rdtscp,cx16,clwb,erms,fsrm tsc=reliable no_timer_check emulated_cpl0 "
-	"GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX,-AVX2,-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,-AVX512CD,"
-	"-AVX_Fast_Unaligned_Load";
-
-
-static int append(char *buf, size_t len, size_t *off, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (*off + n + 2 > len)
-		return -E2BIG;
-	if (*off)
-		buf[(*off)++] = ' ';
-	memcpy(buf + *off, s, n + 1);
-	*off += n;
-	return 0;
-}
-
-int run_build_cmdline(char *buf, size_t len, const struct vmm_config *cfg, int emulated_cpl0,
-		      unsigned long tsc_khz)
-{
-	char tmp[64];
-	size_t off = 0;
-	int err;
-
-	if (len == 0)
-		return -E2BIG;
-	buf[0] = '\0';
-	err = append(buf, len, &off, "console=ttyS0 reboot=k panic=-1");
-	if (!err && !cfg->verbose)
-		err = append(buf, len, &off, "quiet");
-	if (!err && emulated_cpl0) {
-		err = append(buf, len, &off, emulated_cpl0_params);
-		if (!err && tsc_khz) {
-			snprintf(tmp, sizeof(tmp), "lpj=%lu", tsc_khz * 1000 / GUEST_HZ);
-			err = append(buf, len, &off, tmp);
-		}
-	}
-	if (!err && cfg->dma != DMA_DIRECT && cfg->swiotlb) {
-		/* The pool the guest reserves for the apertures (docs/protocol.md). */
-		snprintf(tmp, sizeof(tmp), "virtio_swiotlb=%lluM", (unsigned long long)(cfg->swiotlb / SZ_1M));
-		err = append(buf, len, &off, tmp);
-	}
-	/* The command itself travels over the init channel (devices-ready), whatever its length. */
-	if (!err && cfg->exec)
-		err = append(buf, len, &off, INITCHAN_EXEC_PARAM "=" INITCHAN_EXEC_VIA_CHANNEL);
-	if (!err && cfg->cmdline && *cfg->cmdline)
-		err = append(buf, len, &off, cfg->cmdline);
-	return err;
-}
 
 /* ---- device callbacks ---- */
 
@@ -599,7 +542,7 @@ int vmm_main(int argc, char **argv)
 	cmdline = malloc(CMDLINE_BUF);
 	if (m->rx_efd < 0 || !cmdline)
 		goto out;
-	if (run_build_cmdline(cmdline, CMDLINE_BUF, &cfg, emulated, vm_tsc_khz(&m->vm))) {
+	if (cmdline_build(cmdline, CMDLINE_BUF, &cfg, emulated, vm_tsc_khz(&m->vm))) {
 		log_msg("kernel command line too long (--exec or --cmdline)");
 		rc = EXIT_USAGE;
 		goto out;

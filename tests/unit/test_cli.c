@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* vmm/cli.c, parse_size/parse_uint (lib/util.c), run_build_cmdline (vmm/run.c). */
+/* vmm/cli.c, parse_size/parse_uint (lib/util.c), cmdline_build (vmm/cmdline.c). */
 #include <check.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include "tests/unit/suites.h"
 #include "vmm/cli.h"
-#include "vmm/run.h"
+#include "vmm/cmdline.h"
 #include "lib/protocol.h"
 #include "lib/util.h"
 
@@ -439,7 +439,7 @@ START_TEST(uint_cases)
 }
 END_TEST
 
-/* ---- run_build_cmdline ---- */
+/* ---- cmdline_build ---- */
 
 /* Is `tok` one whole space-separated word of s? */
 static bool has_token(const char *s, const char *tok)
@@ -458,7 +458,7 @@ START_TEST(cmdline_default)
 	char buf[1024];
 
 	memset(&cfg, 0, sizeof(cfg));
-	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 0, 3000000), 0);
+	ck_assert_int_eq(cmdline_build(buf, sizeof(buf), &cfg, 0, 3000000), 0);
 	ck_assert(has_token(buf, "console=ttyS0"));
 	ck_assert(has_token(buf, "quiet"));
 	ck_assert(!has_token(buf, "emulated_cpl0"));
@@ -477,7 +477,7 @@ START_TEST(cmdline_verbose)
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.verbose = true;
-	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 0, 0), 0);
+	ck_assert_int_eq(cmdline_build(buf, sizeof(buf), &cfg, 0, 0), 0);
 	ck_assert(has_token(buf, "console=ttyS0"));
 	ck_assert(!has_token(buf, "quiet"));
 }
@@ -489,16 +489,16 @@ START_TEST(cmdline_emulated)
 	char buf[1024];
 
 	memset(&cfg, 0, sizeof(cfg));
-	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 1, 3000000), 0);
+	ck_assert_int_eq(cmdline_build(buf, sizeof(buf), &cfg, 1, 3000000), 0);
 	ck_assert(has_token(buf, "emulated_cpl0"));
 	ck_assert(has_token(buf, "lpj=12000000")); /* 3 GHz / HZ 250 */
 	/* User code kept off AVX, whose state the kernel cannot save there. */
 	ck_assert_ptr_nonnull(strstr(buf, " GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX,-AVX2,-AVX512F,"));
 	ck_assert(has_token(buf, "console=ttyS0"));
-	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 1, 2593907), 0);
+	ck_assert_int_eq(cmdline_build(buf, sizeof(buf), &cfg, 1, 2593907), 0);
 	ck_assert(has_token(buf, "lpj=10375628"));
 	/* Unknown TSC frequency: no lpj. */
-	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 1, 0), 0);
+	ck_assert_int_eq(cmdline_build(buf, sizeof(buf), &cfg, 1, 0), 0);
 	ck_assert(has_token(buf, "emulated_cpl0"));
 	ck_assert_ptr_null(strstr(buf, "lpj="));
 }
@@ -516,7 +516,7 @@ START_TEST(cmdline_exec_via_channel)
 	for (unsigned i = 0; i < ARRAY_SIZE(cmds); i++) {
 		memset(&cfg, 0, sizeof(cfg));
 		cfg.exec = cmds[i];
-		ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 0, 0), 0);
+		ck_assert_int_eq(cmdline_build(buf, sizeof(buf), &cfg, 0, 0), 0);
 		ck_assert(has_token(buf, "aperture.exec=channel"));
 		if (strlen(cmds[i]) > 2)
 			ck_assert_ptr_null(strstr(buf, cmds[i]));
@@ -529,7 +529,7 @@ START_TEST(cmdline_exec_via_channel)
 
 		memset(big, 'x', INITCHAN_MAX_EXEC);
 		ck_assert_int_eq(cli_parse(3, argv, &c2, err, sizeof(err)), 0);
-		ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &c2, 1, 3000000), 0);
+		ck_assert_int_eq(cmdline_build(buf, sizeof(buf), &c2, 1, 3000000), 0);
 		ck_assert_uint_lt(strlen(buf), 1024);
 		big[INITCHAN_MAX_EXEC] = 'x';
 		expect_bad(cli_parse(3, argv, &c2, err, sizeof(err)), "at most 32768");
@@ -547,7 +547,7 @@ START_TEST(cmdline_user_last)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.cmdline = user;
 	cfg.exec = "true";
-	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 1, 1000000), 0);
+	ck_assert_int_eq(cmdline_build(buf, sizeof(buf), &cfg, 1, 1000000), 0);
 	bl = strlen(buf);
 	ck_assert_uint_gt(bl, ul);
 	ck_assert_str_eq(buf + bl - ul, user);
@@ -559,7 +559,7 @@ START_TEST(cmdline_user_last)
 	ck_assert(strstr(buf, "console=ttyS0") < strstr(buf, "aperture.exec="));
 	/* An empty user command line adds nothing. */
 	cfg.cmdline = "";
-	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 0, 0), 0);
+	ck_assert_int_eq(cmdline_build(buf, sizeof(buf), &cfg, 0, 0), 0);
 	ck_assert_uint_ne(buf[strlen(buf) - 1], ' ');
 }
 END_TEST
@@ -573,29 +573,29 @@ START_TEST(cmdline_e2big)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.exec = "echo something fairly long to make the line longer";
 	cfg.cmdline = "loglevel=8";
-	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 1, 3000000), 0);
+	ck_assert_int_eq(cmdline_build(buf, sizeof(buf), &cfg, 1, 3000000), 0);
 	need = strlen(buf) + 1;
 	/* Exactly enough space works and gives the same string. */
-	ck_assert_int_eq(run_build_cmdline(small, need, &cfg, 1, 3000000), 0);
+	ck_assert_int_eq(cmdline_build(small, need, &cfg, 1, 3000000), 0);
 	ck_assert_str_eq(small, buf);
-	ck_assert_int_eq(run_build_cmdline(small, need - 1, &cfg, 1, 3000000), -E2BIG);
-	ck_assert_int_eq(run_build_cmdline(small, 10, &cfg, 0, 0), -E2BIG);
-	ck_assert_int_eq(run_build_cmdline(small, 1, &cfg, 0, 0), -E2BIG);
-	ck_assert_int_eq(run_build_cmdline(small, 0, &cfg, 0, 0), -E2BIG);
+	ck_assert_int_eq(cmdline_build(small, need - 1, &cfg, 1, 3000000), -E2BIG);
+	ck_assert_int_eq(cmdline_build(small, 10, &cfg, 0, 0), -E2BIG);
+	ck_assert_int_eq(cmdline_build(small, 1, &cfg, 0, 0), -E2BIG);
+	ck_assert_int_eq(cmdline_build(small, 0, &cfg, 0, 0), -E2BIG);
 	/* Too small for the exec token alone. */
 	cfg.cmdline = NULL;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.exec = "x";
-	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 0, 0), 0);
+	ck_assert_int_eq(cmdline_build(buf, sizeof(buf), &cfg, 0, 0), 0);
 	need = strlen(buf) + 1;
-	ck_assert_int_eq(run_build_cmdline(small, need - 2, &cfg, 0, 0), -E2BIG);
+	ck_assert_int_eq(cmdline_build(small, need - 2, &cfg, 0, 0), -E2BIG);
 	/* And the user part. */
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.cmdline = "abc";
-	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 0, 0), 0);
+	ck_assert_int_eq(cmdline_build(buf, sizeof(buf), &cfg, 0, 0), 0);
 	need = strlen(buf) + 1;
-	ck_assert_int_eq(run_build_cmdline(small, need, &cfg, 0, 0), 0);
-	ck_assert_int_eq(run_build_cmdline(small, need - 1, &cfg, 0, 0), -E2BIG);
+	ck_assert_int_eq(cmdline_build(small, need, &cfg, 0, 0), 0);
+	ck_assert_int_eq(cmdline_build(small, need - 1, &cfg, 0, 0), -E2BIG);
 }
 END_TEST
 
@@ -674,10 +674,10 @@ START_TEST(cmdline_swiotlb)
 	char buf[1024];
 
 	expect_ok(parse(&cfg, "--swiotlb", "32M", NULL));
-	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 0, 0), 0);
+	ck_assert_int_eq(cmdline_build(buf, sizeof(buf), &cfg, 0, 0), 0);
 	ck_assert(has_token(buf, "virtio_swiotlb=32M"));
 	expect_ok(parse(&cfg, "--dma", "direct", NULL));
-	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 0, 0), 0);
+	ck_assert_int_eq(cmdline_build(buf, sizeof(buf), &cfg, 0, 0), 0);
 	ck_assert_ptr_null(strstr(buf, "virtio_swiotlb"));
 }
 END_TEST

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "devices/virtio-vsock.h"
+#include "devices/vsock-uds.h"
 #include "tests/unit/harness.h"
 #include "tests/unit/suites.h"
 
