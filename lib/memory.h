@@ -16,11 +16,12 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "lib/layout.h"
 #include "lib/util.h"
 
 /* Start of the 32-bit MMIO hole: RAM above this moves to 4 GiB. */
-#define GM_MMIO_HOLE_START 0xC0000000ULL
-#define GM_MMIO_HOLE_END SZ_4G
+#define GM_MMIO_HOLE_START LAYOUT_MMIO_HOLE_START
+#define GM_MMIO_HOLE_END LAYOUT_MMIO_HOLE_END
 #define GM_MAX_REGIONS 2
 
 struct gm_region {

@@ -7,7 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include "firmware/layout.h"
+#include "lib/layout.h"
 #include "firmware/mptable.h"
 #include "firmware/zeropage.h"
 

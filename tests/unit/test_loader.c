@@ -6,7 +6,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <string.h>
-#include "firmware/layout.h"
+#include "lib/layout.h"
 #include "firmware/zeropage.h"
 #include "tests/unit/suites.h"
 #include "vmm/loader.h"
