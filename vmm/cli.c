@@ -11,16 +11,8 @@
 #include "lib/util.h"
 #include "vmm/vm.h"
 
-static int bad(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
+/* One line for the user in err (lib/util.h, the error convention). */
+#define bad(err, errlen, ...) err_set((err), (errlen), -1, __VA_ARGS__)
 
 static int check_pool(struct vmm_config *cfg, char *err, size_t errlen);
 

@@ -7,16 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static int bad(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EBADMSG;
-}
+/* One line for the user in err (lib/util.h, the error convention). */
+#define bad(err, errlen, ...) err_set((err), (errlen), -EBADMSG, __VA_ARGS__)
 
 /* A string property: present, NUL-terminated within its length, fits out. */
 static int get_str(const void *fdt, const char *name, char *out, size_t outlen, bool required, char *err,

@@ -17,16 +17,8 @@
 #define HDRS_MAGIC 0x53726448u /* "HdrS" */
 #define MIN_BOOT_PROTOCOL 0x020C  /* 2.12: xloadflags, 64-bit entry */
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
+/* One line for the user in err (lib/util.h, the error convention). */
+#define fail(err, errlen, ...) err_set((err), (errlen), -EINVAL, __VA_ARGS__)
 
 int loader_parse_bzimage(const uint8_t *buf, size_t len, struct kernel_info *ki, char *err, size_t errlen)
 {
