@@ -117,7 +117,7 @@ int devmgr_add_rng(struct devmgr *dm, const struct gm_view *view)
 		return slot;
 	}
 	dm->have_rng = true;
-	events_emit("device-added", "\"device\":\"virtio-rng\",\"slot\":%d", slot);
+	events_emit("device-added", "\"device\":\"virtio-rng\",\"slot\":%d,\"detail\":\"\"", slot);
 	return 0;
 }
 
@@ -140,7 +140,7 @@ int devmgr_add_vsock(struct devmgr *dm, const char *uds_path)
 			return err;
 		}
 	}
-	events_emit("device-added", "\"device\":\"virtio-vsock\",\"slot\":%d,\"guest_cid\":%d", slot,
+	events_emit("device-added", "\"device\":\"virtio-vsock\",\"slot\":%d,\"detail\":\"guest_cid=%d\"", slot,
 		    DEVMGR_GUEST_CID);
 	return 0;
 }
@@ -168,8 +168,8 @@ int devmgr_add_fs(struct devmgr *dm, const struct gm_view *view, const char *tag
 		return slot;
 	}
 	dm->fs[dm->nfs++] = fs;
-	events_emit("device-added", "\"device\":\"virtio-fs\",\"slot\":%d,\"tag\":\"%s\",\"queues\":%u", slot, tag,
-		    nqueues);
+	events_emit("device-added", "\"device\":\"virtio-fs\",\"slot\":%d,\"detail\":\"tag=%s queues=%u\"", slot,
+		    tag, nqueues); /* tags are [A-Za-z0-9_.-] (cli.c) */
 	return slot;
 }
 

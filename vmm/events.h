@@ -2,13 +2,19 @@
 /*
  * --events FILE: one JSON object per line for each boot and handshake
  * milestone, each stamped with CLOCK_MONOTONIC nanoseconds ("t_ns") and
- * microseconds since the monitor started ("since_start_us").
+ * microseconds since the monitor started ("since_start_us"). docs/events.md
+ * lists every event and the type of each field; it is the schema the boot
+ * tests check the file against (tests/lint/events): add an event there
+ * when you add one here.
  */
 #ifndef APERTURE_EVENTS_H
 #define APERTURE_EVENTS_H
 
 #include "lib/ratelimit.h"
 #include "lib/util.h"
+
+/* docs/events.md: the version of the event schema, in monitor-start. */
+#define EVENTS_SCHEMA_VERSION 1
 
 /* Open (truncate) the events file; -errno. No file: events are dropped. */
 int events_open(const char *path) must_check;

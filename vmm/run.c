@@ -448,7 +448,8 @@ int vmm_main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	events_emit("monitor-start", "\"version\":\"%s\",\"pid\":%d", APERTURE_VERSION, (int)getpid());
+	events_emit("monitor-start", "\"version\":\"%s\",\"schema\":%d,\"pid\":%d", APERTURE_VERSION,
+		    EVENTS_SCHEMA_VERSION, (int)getpid());
 
 	/* Files first: a bad one is the user's to fix, before any VM exists. */
 	images_dir(imgdir, sizeof(imgdir));
