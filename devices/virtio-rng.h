@@ -11,9 +11,9 @@
 #ifndef APERTURE_VIRTIO_RNG_H
 #define APERTURE_VIRTIO_RNG_H
 
+#include <linux/virtio_ids.h>
 #include "devices/virtio-pci.h"
 
-#define VIRTIO_ID_RNG_TYPE 4
 #define VIRTIO_RNG_QUEUE_SIZE 64
 #define VIRTIO_RNG_MAX_FILL 65536
 
