@@ -289,11 +289,15 @@ static int conn_next(struct virtio_vsock *v, struct vsock_conn *c, uint32_t room
 static void take_sbuf(struct vsock_conn *c, const struct vsock_rx_buf *b, uint32_t n)
 {
 	uint32_t first = VSOCK_SENDBUF - c->shead;
+	struct iov_cursor w;
 
 	if (first > n)
 		first = n;
-	(void)iov_scatter(b->iov, b->nseg, VSOCK_HDR_SIZE, c->sbuf + c->shead, first);
-	(void)iov_scatter(b->iov, b->nseg, VSOCK_HDR_SIZE + first, c->sbuf, n - first);
+	/* n <= room = cap - header (conn_next), so every step fits. */
+	iov_cursor_init(&w, b->iov, b->nseg);
+	if (!iov_skip(&w, VSOCK_HDR_SIZE) || !iov_write(&w, c->sbuf + c->shead, first) ||
+	    !iov_write(&w, c->sbuf, n - first))
+		return;
 	c->shead = (c->shead + n) % VSOCK_SENDBUF;
 	c->slen -= n;
 	if (c->want_writable && c->slen <= VSOCK_SENDBUF / 2) {
@@ -444,15 +448,15 @@ static int tx_packet(struct virtio_vsock *v, const struct vq_chain *ch)
 	uint32_t host_port, guest_port, len, payload;
 	uint16_t type, op;
 	struct vsock_conn *c;
+	struct iov_cursor rd;
 
-	if (ch->nr_in || ch->out_len < VSOCK_HDR_SIZE) {
+	iov_cursor_init(&rd, ch->iov, ch->nr_out);
+	/* One read of the header into a local copy: only the copy is used. */
+	if (ch->nr_in || !iov_read_obj(&rd, &h)) {
 		virtio_dev_fail(&v->vdev, "tx packet %u: %s", ch->head,
 				ch->nr_in ? "device-writable buffer" : "shorter than a packet header");
 		return -EINVAL;
 	}
-	/* One read of the header into a local copy: only the copy is used. */
-	if (!iov_gather(ch->iov, ch->nr_out, 0, &h, sizeof(h)))
-		return -EINVAL; /* cannot happen: out_len checked */
 	src_cid = le64toh(h.src_cid);
 	dst_cid = le64toh(h.dst_cid);
 	guest_port = le32toh(h.src_port);
@@ -460,7 +464,7 @@ static int tx_packet(struct virtio_vsock *v, const struct vq_chain *ch)
 	len = le32toh(h.len);
 	type = le16toh(h.type);
 	op = le16toh(h.op);
-	payload = ch->out_len - VSOCK_HDR_SIZE;
+	payload = (uint32_t)iov_cursor_left(&rd);
 
 	if (src_cid != v->guest_cid || dst_cid != VSOCK_HOST_CID) {
 		__atomic_fetch_add(&v->dropped, 1, __ATOMIC_RELAXED);
@@ -536,7 +540,7 @@ static int tx_packet(struct virtio_vsock *v, const struct vq_chain *ch)
 			break;
 		c->rx_cnt += len;
 		/* Copy out of guest memory before anyone looks at it. */
-		if (!iov_gather(ch->iov, ch->nr_out, VSOCK_HDR_SIZE, v->bounce, len))
+		if (!iov_read(&rd, v->bounce, len))
 			break; /* cannot happen: len == payload */
 		pthread_mutex_unlock(&v->lock);
 		ops->recv(ctx, v->bounce, len);
