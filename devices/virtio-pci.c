@@ -31,12 +31,10 @@ static void msix_deliver_cb(void *ctx, unsigned vec)
 
 static const struct msix_ops virtio_msix_ops = { .route = msix_route_cb, .deliver = msix_deliver_cb };
 
-void virtio_queue_interrupt(struct virtio_dev *vd, unsigned q)
+static void pci_queue_interrupt(struct virtio_dev *vd, unsigned q)
 {
 	uint16_t vec;
 
-	if (q >= vd->ops->nqueues || !vq_needs_notify(&vd->q[q].vq))
-		return;
 	pthread_mutex_lock(&vd->lock);
 	vd->isr |= 1;
 	vec = vd->q[q].msix;
@@ -46,24 +44,28 @@ void virtio_queue_interrupt(struct virtio_dev *vd, unsigned q)
 		msix_notify(&vd->msix, vec);
 }
 
-void virtio_config_changed(struct virtio_dev *vd)
+static void pci_config_interrupt(struct virtio_dev *vd)
 {
 	uint16_t vec;
 
 	pthread_mutex_lock(&vd->lock);
 	vd->isr |= VIRTIO_PCI_ISR_CONFIG;
-	vd->config_generation++;
 	vec = vd->config_msix;
 	pthread_mutex_unlock(&vd->lock);
 	if (vec != VIRTIO_MSI_NO_VECTOR)
 		msix_notify(&vd->msix, vec);
 }
 
+static const struct virtio_transport pci_transport = {
+	.queue_interrupt = pci_queue_interrupt,
+	.config_interrupt = pci_config_interrupt,
+};
+
 /* ---- common configuration ---- */
 
 static uint32_t common_read(struct virtio_dev *vd, unsigned off)
 {
-	struct virtio_queue *q = vd->queue_select < vd->ops->nqueues ? &vd->q[vd->queue_select] : NULL;
+	struct virtio_queue *q = vd->queue_select < vd->nqueues ? &vd->q[vd->queue_select] : NULL;
 
 	switch (off) {
 	case VIRTIO_PCI_COMMON_DFSELECT: return vd->dfselect;
@@ -73,7 +75,7 @@ static uint32_t common_read(struct virtio_dev *vd, unsigned off)
 	case VIRTIO_PCI_COMMON_GF:
 		return vd->gfselect < 2 ? (uint32_t)(vd->driver_features >> (32 * vd->gfselect)) : 0;
 	case VIRTIO_PCI_COMMON_MSIX: return vd->config_msix;
-	case VIRTIO_PCI_COMMON_NUMQ: return vd->ops->nqueues;
+	case VIRTIO_PCI_COMMON_NUMQ: return vd->nqueues;
 	case VIRTIO_PCI_COMMON_STATUS: return vd->status;
 	case VIRTIO_PCI_COMMON_CFGGENERATION: return vd->config_generation;
 	case VIRTIO_PCI_COMMON_Q_SELECT: return vd->queue_select;
@@ -99,7 +101,7 @@ static void set_u64_half(uint64_t *v, bool hi, uint32_t x)
 /* Caller holds vd->lock. */
 static enum virtio_action common_write(struct virtio_dev *vd, unsigned off, uint32_t v, char *err, size_t errlen)
 {
-	struct virtio_queue *q = vd->queue_select < vd->ops->nqueues ? &vd->q[vd->queue_select] : NULL;
+	struct virtio_queue *q = vd->queue_select < vd->nqueues ? &vd->q[vd->queue_select] : NULL;
 	bool qlocked = !q || q->enabled || (vd->status & VIRTIO_CONFIG_S_DRIVER_OK);
 
 	switch (off) {
@@ -246,7 +248,7 @@ static void bar_io(struct pci_dev *d, unsigned bar, uint64_t off, uint8_t *data,
 		uint64_t one = 1;
 
 		/* Reached only when no ioeventfd is bound (or the access was not 2 bytes). */
-		if (!is_write || qi >= vd->ops->nqueues)
+		if (!is_write || qi >= vd->nqueues)
 			goto unmapped;
 		if (write(vd->q[qi].kick_efd, &one, sizeof(one)) != sizeof(one))
 			log_errno(errno, "%s: queue kick", vd->ops->name);
@@ -270,7 +272,7 @@ static void bar_moved(struct pci_dev *d, unsigned bar, uint64_t old, uint64_t ad
 
 	if (bar != 0 || !vd->plat->ioeventfd)
 		return;
-	for (unsigned i = 0; i < vd->ops->nqueues; i++) {
+	for (unsigned i = 0; i < vd->nqueues; i++) {
 		uint64_t off = VIRTIO_PCI_NOTIFY_OFF + i * VIRTIO_PCI_NOTIFY_MULT;
 
 		if (old)
@@ -333,12 +335,18 @@ static int add_aperture_cap(struct pci_dev *d, uint64_t base, uint64_t size)
 int virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, const struct virtio_platform *plat,
 		    const struct gm_view *view, void *priv)
 {
-	unsigned nq = ops->nqueues;
+	return virtio_dev_init_n(vd, ops, plat, view, priv, ops->nqueues);
+}
+
+int virtio_dev_init_n(struct virtio_dev *vd, const struct virtio_dev_ops *ops, const struct virtio_platform *plat,
+		      const struct gm_view *view, void *priv, unsigned nq)
+{
 	int c, err;
 
-	err = virtio_core_init(vd, ops, plat, view, priv, TRANSPORT_FEATURES);
+	err = virtio_core_init(vd, ops, plat, view, priv, nq, TRANSPORT_FEATURES);
 	if (err)
 		return err;
+	vd->transport = &pci_transport;
 	if (ops->config_size > VIRTIO_PCI_NOTIFY_OFF - VIRTIO_PCI_DEVICE_OFF)
 		return -EINVAL;
 	if (view->aperture) {

@@ -11,7 +11,7 @@
  *
  * What the transport trusts: nothing from the driver. Register accesses are
  * bounds-checked; queue addresses are validated once, when the driver enables
- * a queue, against the device's view of guest memory (its aperture, later);
+ * a queue, against the device's view of guest memory (its aperture);
  * FEATURES_OK is refused unless the driver's features are a subset of ours
  * and include VERSION_1. A driver that breaks the rules sends the device to
  * NEEDS_RESET (virtio_dev_fail(): one log line, a configuration interrupt,
@@ -70,6 +70,9 @@
  */
 int virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, const struct virtio_platform *plat,
 		    const struct gm_view *view, void *priv) must_check;
+/* The same with `nqueues` queues (1..ops->nqueues): for devices whose instances differ. */
+int virtio_dev_init_n(struct virtio_dev *vd, const struct virtio_dev_ops *ops, const struct virtio_platform *plat,
+		      const struct gm_view *view, void *priv, unsigned nqueues) must_check;
 void virtio_dev_destroy(struct virtio_dev *vd);
 
 #endif

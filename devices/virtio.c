@@ -13,11 +13,26 @@
 #include <unistd.h>
 #include "lib/log.h"
 
+void virtio_queue_interrupt(struct virtio_dev *vd, unsigned q)
+{
+	if (q >= vd->nqueues || !vq_needs_notify(&vd->q[q].vq))
+		return;
+	vd->transport->queue_interrupt(vd, q);
+}
+
+void virtio_config_changed(struct virtio_dev *vd)
+{
+	pthread_mutex_lock(&vd->lock);
+	vd->config_generation++;
+	pthread_mutex_unlock(&vd->lock);
+	vd->transport->config_interrupt(vd);
+}
+
 void virtio_dev_kick(struct virtio_dev *vd, unsigned q)
 {
 	uint64_t one = 1;
 
-	if (q < vd->ops->nqueues && write(vd->q[q].kick_efd, &one, sizeof(one)) != sizeof(one))
+	if (q < vd->nqueues && write(vd->q[q].kick_efd, &one, sizeof(one)) != sizeof(one))
 		log_errno(errno, "%s: kick queue %u", vd->ops->name, q);
 }
 
@@ -80,7 +95,7 @@ static void *worker(void *arg)
 {
 	struct virtio_dev *vd = arg;
 	struct pollfd p[VIRTIO_MAX_QUEUES + 2];
-	unsigned n = vd->ops->nqueues;
+	unsigned n = vd->nqueues;
 
 	for (unsigned i = 0; i < n; i++)
 		p[i] = (struct pollfd){ .fd = vd->q[i].kick_efd, .events = POLLIN };
@@ -193,7 +208,7 @@ static void do_reset(struct virtio_dev *vd)
 	vd->dfselect = vd->gfselect = 0;
 	vd->queue_select = 0;
 	vd->config_msix = VIRTIO_MSI_NO_VECTOR;
-	for (unsigned i = 0; i < vd->ops->nqueues; i++) {
+	for (unsigned i = 0; i < vd->nqueues; i++) {
 		struct virtio_queue *q = &vd->q[i];
 		uint64_t v;
 
@@ -256,15 +271,16 @@ void virtio_run_action(struct virtio_dev *vd, enum virtio_action act)
 /* ---- life cycle ---- */
 
 int virtio_core_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, const struct virtio_platform *plat,
-		     const struct gm_view *view, void *priv, uint64_t transport_features)
+		     const struct gm_view *view, void *priv, unsigned nqueues, uint64_t transport_features)
 {
-	unsigned nq = ops->nqueues;
+	unsigned nq = nqueues;
 
-	if (nq == 0 || nq > VIRTIO_MAX_QUEUES || !ops->queue_notify || !ops->config_read || ops->queue_size == 0 ||
-	    (ops->queue_size & (ops->queue_size - 1)))
+	if (nq == 0 || nq > ops->nqueues || nq > VIRTIO_MAX_QUEUES || !ops->queue_notify || !ops->config_read ||
+	    ops->queue_size == 0 || (ops->queue_size & (ops->queue_size - 1)))
 		return -EINVAL;
 	memset(vd, 0, sizeof(*vd));
 	vd->ops = ops;
+	vd->nqueues = nq;
 	vd->plat = plat;
 	vd->priv = priv;
 	vd->view = *view;

@@ -54,7 +54,7 @@ struct virtio_dev_ops {
 	const char *name;
 	uint16_t type;          /* virtio device type: 4 = entropy, 19 = vsock, ... */
 	uint32_t pci_class;     /* class << 8 | prog-if, e.g. 0xFF0000 */
-	unsigned nqueues;       /* 1..VIRTIO_MAX_QUEUES */
+	unsigned nqueues;       /* 1..VIRTIO_MAX_QUEUES; the maximum when an instance chooses (virtio_dev_init_n) */
 	uint16_t queue_size;    /* maximum (and default) size of every queue */
 	uint64_t features;      /* device-specific feature bits offered */
 	uint32_t config_size;   /* bytes of device configuration (<= 0x1000) */
@@ -112,8 +112,21 @@ struct virtio_queue {
 	int kick_efd;
 };
 
+/*
+ * How the core reaches the driver; set by the transport (PCI: MSI-X and the
+ * ISR register; a vhost-user back end: the call eventfds).
+ */
+struct virtio_transport {
+	/* Queue q has new used buffers and vq_needs_notify() said to interrupt. */
+	void (*queue_interrupt)(struct virtio_dev *vd, unsigned q);
+	/* The device configuration or status changed (config_generation was bumped). */
+	void (*config_interrupt)(struct virtio_dev *vd);
+};
+
 struct virtio_dev {
 	const struct virtio_dev_ops *ops;
+	const struct virtio_transport *transport;
+	unsigned nqueues;           /* this instance's queue count, <= ops->nqueues */
 	const struct virtio_platform *plat;
 	void *priv;                 /* the device's own state */
 	struct pci_dev pci;
@@ -179,7 +192,7 @@ enum virtio_action { VIRTIO_ACT_NONE, VIRTIO_ACT_START, VIRTIO_ACT_RESET };
  * eventfds, locks, features = ops->features | transport_features). -errno.
  */
 int virtio_core_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, const struct virtio_platform *plat,
-		     const struct gm_view *view, void *priv, uint64_t transport_features) must_check;
+		     const struct gm_view *view, void *priv, unsigned nqueues, uint64_t transport_features) must_check;
 /* Stop the worker and close what virtio_core_init() opened. */
 void virtio_core_destroy(struct virtio_dev *vd);
 /* ctl_lock around a register write and the action it returns. */
