@@ -346,7 +346,7 @@ int virtio_dev_init_n(struct virtio_dev *vd, const struct virtio_dev_ops *ops, c
 	err = virtio_core_init(vd, ops, plat, view, priv, nq, TRANSPORT_FEATURES);
 	if (err)
 		return err;
-	vd->transport = &pci_transport;
+	vd->transport = plat->transport ? plat->transport : &pci_transport;
 	if (ops->config_size > VIRTIO_PCI_NOTIFY_OFF - VIRTIO_PCI_DEVICE_OFF)
 		return -EINVAL;
 	if (view->aperture) {

@@ -69,6 +69,11 @@ int virtio_rng_init(struct virtio_rng *r, const struct virtio_platform *plat, co
 	return virtio_dev_init(&r->vdev, &rng_ops, plat, view, r);
 }
 
+const struct virtio_dev_ops *virtio_rng_ops(void)
+{
+	return &rng_ops;
+}
+
 void virtio_rng_destroy(struct virtio_rng *r)
 {
 	virtio_dev_destroy(&r->vdev);

@@ -23,6 +23,8 @@ struct virtio_rng {
 };
 
 int virtio_rng_init(struct virtio_rng *r, const struct virtio_platform *plat, const struct gm_view *view) must_check;
+/* The device's ops table (a vhost-user front end presents the same device). */
+const struct virtio_dev_ops *virtio_rng_ops(void);
 void virtio_rng_destroy(struct virtio_rng *r);
 
 #endif

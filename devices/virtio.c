@@ -260,12 +260,28 @@ enum virtio_action virtio_status_write(struct virtio_dev *vd, uint8_t v)
 	return VIRTIO_ACT_NONE;
 }
 
+void virtio_worker_stop(struct virtio_dev *vd)
+{
+	worker_stop(vd);
+}
+
+void virtio_worker_start(struct virtio_dev *vd)
+{
+	worker_start(vd);
+}
+
 void virtio_run_action(struct virtio_dev *vd, enum virtio_action act)
 {
-	if (act == VIRTIO_ACT_RESET)
+	if (act == VIRTIO_ACT_RESET) {
 		do_reset(vd);
-	else if (act == VIRTIO_ACT_START)
+	} else if (act == VIRTIO_ACT_START && vd->ops->start) {
+		int err = vd->ops->start(vd);
+
+		if (err)
+			virtio_dev_fail(vd, "cannot start the device's back end: %s", strerror(-err));
+	} else if (act == VIRTIO_ACT_START) {
 		worker_start(vd);
+	}
 }
 
 /* ---- life cycle ---- */
@@ -275,7 +291,7 @@ int virtio_core_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, co
 {
 	unsigned nq = nqueues;
 
-	if (nq == 0 || nq > ops->nqueues || nq > VIRTIO_MAX_QUEUES || !ops->queue_notify || !ops->config_read ||
+	if (nq == 0 || nq > ops->nqueues || nq > VIRTIO_MAX_QUEUES || !(ops->queue_notify || ops->start) || !ops->config_read ||
 	    ops->queue_size == 0 || (ops->queue_size & (ops->queue_size - 1)))
 		return -EINVAL;
 	memset(vd, 0, sizeof(*vd));

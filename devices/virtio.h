@@ -82,6 +82,15 @@ struct virtio_dev_ops {
 	/* The driver reset the device: drop device state. Worker thread stopped. */
 	void (*reset)(struct virtio_dev *vd);
 	/*
+	 * Optional, for devices whose queues are served elsewhere (a vhost-user
+	 * front end): the driver set DRIVER_OK; hand the enabled queues over
+	 * instead of starting the worker (queue_notify is then never called).
+	 * Runs on the vCPU thread that wrote the status, with ctl_lock held. A
+	 * negative errno fails the device. Such a device stops its remote
+	 * queues in quiesce.
+	 */
+	int (*start)(struct virtio_dev *vd);
+	/*
 	 * Optional: the deadline set with virtio_dev_timer_at() passed. Runs
 	 * on the worker thread only, after DRIVER_OK while the device is not
 	 * failed (a timer that expires earlier runs once the worker starts).
@@ -100,6 +109,8 @@ struct virtio_platform {
 	void (*msi_deliver)(void *ctx, struct virtio_dev *vd, unsigned vec);
 	/* Optional: vd just went to NEEDS_RESET for `why` (an event for the monitor). */
 	void (*failed)(void *ctx, struct virtio_dev *vd, const char *why);
+	/* Optional: the transport to use instead of PCI (a vhost-user back end's). */
+	const struct virtio_transport *transport;
 	void *ctx;
 };
 
@@ -202,5 +213,12 @@ void virtio_ctl_unlock(struct virtio_dev *vd);
 enum virtio_action virtio_status_write(struct virtio_dev *vd, uint8_t v);
 /* Reset the device or start its worker. Caller holds ctl_lock, not vd->lock. */
 void virtio_run_action(struct virtio_dev *vd, enum virtio_action act);
+/*
+ * Stop / start only the worker thread (a transport that changes a queue's
+ * kick descriptor: the worker polls the descriptors it saw at its start).
+ * Caller holds ctl_lock.
+ */
+void virtio_worker_stop(struct virtio_dev *vd);
+void virtio_worker_start(struct virtio_dev *vd);
 
 #endif

@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vhost-user end to end without a guest: the harness is the guest driver of
+ * a front-end device (devices/vhost-user-frontend.c) whose back end
+ * (devices/vhost-user-backend.c around virtio-rng) runs on a thread of its
+ * own over a socketpair, mapping guest memory only from the memory table it
+ * is sent. With an aperture view that table is the aperture alone.
+ */
+#include <check.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "devices/vhost-user-backend.h"
+#include "devices/vhost-user-frontend.h"
+#include "devices/virtio-rng.h"
+#include "tests/unit/harness.h"
+#include "tests/unit/suites.h"
+
+#define MEM (2u << 20)
+#define AP_BASE 0x100000ULL
+#define AP_SIZE 0x100000ULL
+#define VERSION_1 (1ULL << VIRTIO_F_VERSION_1)
+
+static struct harness h;
+static struct vhu_front front;
+static struct back {
+	struct vub b;
+	struct virtio_rng rng;
+	struct gm_view view;
+	pthread_t t;
+	int result;
+} back;
+static unsigned gone_calls;
+
+static void *back_thread(void *arg)
+{
+	struct back *k = arg;
+
+	k->result = vub_serve(&k->b);
+	return NULL;
+}
+
+static void on_gone(void *ctx, struct vhu_front *f, const char *why)
+{
+	(void)ctx, (void)f, (void)why;
+	__atomic_fetch_add(&gone_calls, 1, __ATOMIC_RELAXED);
+}
+
+static const struct vhu_front_ops front_cb = { .gone = on_gone };
+
+/* Front end with `view` (all RAM or an aperture), back end on a thread. */
+static void up(bool aperture)
+{
+	struct gm_view view;
+	char err[256] = "";
+	int sv[2];
+
+	gone_calls = 0;
+	h_init(&h, MEM);
+	view = aperture ? gm_view_aperture(&h.fm.mem, AP_BASE, AP_SIZE) : h.fm.all;
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	memset(&back, 0, sizeof(back));
+	vub_init(&back.b, sv[1]);
+	back.view = gm_view_all(&back.b.mem);
+	ck_assert_int_eq(virtio_rng_init(&back.rng, vub_platform(&back.b), &back.view), 0);
+	vub_attach(&back.b, &back.rng.vdev);
+	ck_assert_int_eq(pthread_create(&back.t, NULL, back_thread, &back), 0);
+	ck_assert_msg(vhu_front_init(&front, virtio_rng_ops(), 1, NULL, &h.plat, &view, sv[0], &front_cb, NULL, err,
+				     sizeof(err)) == 0, "%s", err);
+	h_plug(&h, &front.vdev);
+}
+
+static void down(void)
+{
+	vhu_front_destroy(&front); /* closes the socket: the back end's serve() returns */
+	pthread_join(back.t, NULL);
+	virtio_rng_destroy(&back.rng);
+	vub_destroy(&back.b);
+	h_destroy(&h);
+}
+
+/* Bring the device up with one ring at `ring` and return its layout. */
+static void start(struct fake_ring *r, uint64_t ring, uint64_t features)
+{
+	ck_assert(h_negotiate(&h, features));
+	fake_ring_layout(r, &h.fm, 8, ring);
+	h_queue_setup(&h, 0, r, 1);
+	h_driver_ok(&h);
+	ck_assert(!(h_status(&h) & VIRTIO_CONFIG_S_NEEDS_RESET));
+}
+
+START_TEST(vhost_user_rng_serves_through_back_end)
+{
+	struct fake_ring r;
+	uint8_t buf[512];
+	uint32_t id, len;
+	unsigned before;
+
+	up(false);
+	start(&r, 0x1000, VERSION_1 | (1ULL << VIRTIO_RING_F_EVENT_IDX));
+	fake_fill(&h.fm, 0x8000, 0, sizeof(buf));
+	before = h_msi_count(&h, 1);
+	fake_avail_push(&r, fake_chain(&r, 0, (struct fake_seg[]){ { 0x8000, sizeof(buf), true } }, 1));
+	h_kick(&h, 0);
+	ck_assert(h_wait_used(&r, 0, 3000));
+	ck_assert(fake_used_next(&r, &id, &len));
+	ck_assert_uint_eq(len, sizeof(buf));
+	fake_read(&h.fm, 0x8000, buf, sizeof(buf));
+	{
+		unsigned zeros = 0;
+
+		for (unsigned i = 0; i < sizeof(buf); i++)
+			zeros += !buf[i];
+		ck_assert_uint_lt(zeros, 32); /* random bytes, not the zeros we left */
+	}
+	/* The back end's call eventfd became the queue's MSI-X interrupt. */
+	for (int t = 0; t < 1000 && h_msi_count(&h, 1) == before; t++)
+		usleep(1000);
+	ck_assert_uint_gt(h_msi_count(&h, 1), before);
+	ck_assert_uint_eq(__atomic_load_n(&back.rng.bytes, __ATOMIC_RELAXED), sizeof(buf));
+	/* A reset stops the back end; a second bring-up works again. */
+	h_set_status(&h, 0);
+	start(&r, 0x1000, VERSION_1);
+	fake_avail_push(&r, fake_chain(&r, 0, (struct fake_seg[]){ { 0x8000, 64, true } }, 1));
+	h_kick(&h, 0);
+	ck_assert(h_wait_used(&r, 0, 3000));
+	down();
+}
+END_TEST
+
+/* The back end maps the aperture only; ACCESS_PLATFORM/SWIOTLB stay with the monitor. */
+START_TEST(vhost_user_back_end_sees_only_the_aperture)
+{
+	struct fake_ring r;
+	uint32_t id, len;
+
+	up(true);
+	ck_assert(!h_negotiate(&h, VERSION_1)); /* an aperture device needs SWIOTLB acknowledged */
+	start(&r, AP_BASE + 0x1000, VIRTIO_APERTURE_FEATURES);
+	ck_assert_uint_eq(back.b.nregions, 1);
+	ck_assert_uint_eq(back.b.mem.region[0].gpa, AP_BASE);
+	ck_assert_uint_eq(back.b.mem.region[0].size, AP_SIZE);
+	ck_assert(!(back.rng.vdev.driver_features & (1ULL << VIRTIO_F_ACCESS_PLATFORM)));
+	ck_assert(!(back.rng.vdev.driver_features & (1ULL << VIRTIO_F_SWIOTLB)));
+	/* Inside: served. */
+	fake_avail_push(&r, fake_chain(&r, 0, (struct fake_seg[]){ { AP_BASE + 0x8000, 64, true } }, 1));
+	h_kick(&h, 0);
+	ck_assert(h_wait_used(&r, 0, 3000));
+	ck_assert(fake_used_next(&r, &id, &len));
+	/* Outside (guest RAM the back end never mapped): refused, the device needs a reset. */
+	fake_fill(&h.fm, 0x8000, 0x5A, 64);
+	fake_avail_push(&r, fake_chain(&r, 1, (struct fake_seg[]){ { 0x8000, 64, true } }, 1));
+	h_kick(&h, 0);
+	ck_assert(h_wait_needs_reset(&h, 3000));
+	{
+		uint8_t b[64];
+
+		fake_read(&h.fm, 0x8000, b, sizeof(b));
+		for (unsigned i = 0; i < sizeof(b); i++)
+			ck_assert_uint_eq(b[i], 0x5A);
+	}
+	ck_assert_uint_eq(gone_calls, 0); /* refused, not gone */
+	down();
+}
+END_TEST
+
+/* A back end that dies: NEEDS_RESET and one gone() call; the front end lives. */
+START_TEST(vhost_user_back_end_dies)
+{
+	struct fake_ring r;
+
+	up(false);
+	start(&r, 0x1000, VERSION_1);
+	shutdown(back.b.sock, SHUT_RDWR); /* as if its process was killed */
+	ck_assert(h_wait_needs_reset(&h, 3000));
+	for (int t = 0; t < 1000 && !__atomic_load_n(&gone_calls, __ATOMIC_RELAXED); t++)
+		usleep(1000);
+	ck_assert_uint_eq(gone_calls, 1);
+	/* The guest resets and retries: refused cleanly, no hang. */
+	h_set_status(&h, 0);
+	ck_assert(h_negotiate(&h, VERSION_1));
+	h_queue_setup(&h, 0, &r, 1);
+	h_driver_ok(&h);
+	ck_assert(h_status(&h) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	down();
+}
+END_TEST
+
+Suite *vhost_user_suite(void)
+{
+	Suite *s = suite_create("vhost-user");
+	TCase *t = tcase_create("front+back");
+
+	tcase_set_timeout(t, 30);
+	tcase_add_test(t, vhost_user_rng_serves_through_back_end);
+	tcase_add_test(t, vhost_user_back_end_sees_only_the_aperture);
+	tcase_add_test(t, vhost_user_back_end_dies);
+	suite_add_tcase(s, t);
+	return s;
+}
