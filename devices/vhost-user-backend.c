@@ -130,15 +130,22 @@ static int set_mem_table(struct vub *b, const struct vu_msg *m, const int *fds, 
 				unmap_all(b);
 				return err_set(why, wl, -EINVAL, "region %u overlaps region %u", i, k);
 			}
-		p = mmap(NULL, r.size + delta, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fds[i], (off_t)off);
+		/* A PROT_NONE guard page on either side: one byte beyond the region faults. */
+		p = mmap(NULL, r.size + delta + 2 * (uint64_t)page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			 -1, 0);
+		if (p != MAP_FAILED) {
+			b->map[i] = p;
+			b->map_len[i] = r.size + delta + 2 * (uint64_t)page;
+			b->nregions = i + 1;
+			p = mmap((uint8_t *)p + page, r.size + delta, PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_FIXED | MAP_NORESERVE, fds[i], (off_t)off);
+		}
 		if (p == MAP_FAILED) {
 			err = -errno;
 			unmap_all(b);
 			return err_set(why, wl, err, "mmap of region %u (0x%llx bytes at offset 0x%llx): %s", i,
 				       (unsigned long long)r.size, (unsigned long long)r.mmap_offset, strerror(-err));
 		}
-		b->map[i] = p;
-		b->map_len[i] = r.size + delta;
 		b->regions[i] = r;
 		b->nregions = i + 1;
 		err = gm_add_region(&b->mem, r.gpa, r.size, (uint8_t *)p + delta, r.mmap_offset);
@@ -187,6 +194,10 @@ static int maybe_start(struct vub *b, unsigned i, char *why, size_t wl)
 		return err_set(why, wl, err, "ring %u (size %u, desc 0x%llx, avail 0x%llx, used 0x%llx) not inside the "
 			       "memory table", i, r->num, (unsigned long long)r->desc, (unsigned long long)r->avail,
 			       (unsigned long long)r->used);
+	if (b->on_first_start && !b->first_started) {
+		b->first_started = true;
+		b->on_first_start(b);
+	}
 	virtio_dev_kick(vd, i); /* buffers the driver posted before we started */
 	return 0;
 }

@@ -48,7 +48,7 @@ struct vub {
 	struct virtio_dev *vd;
 	struct virtio_platform plat;
 	struct guest_mem mem;           /* the regions we mapped */
-	void *map[VU_MAX_REGIONS];      /* their mappings */
+	void *map[VU_MAX_REGIONS];      /* their mappings: guard page, region, guard page */
 	size_t map_len[VU_MAX_REGIONS];
 	struct vu_region regions[VU_MAX_REGIONS];
 	unsigned nregions;
@@ -60,6 +60,9 @@ struct vub {
 	struct vub_ring ring[VIRTIO_MAX_QUEUES];
 	unsigned errors;                /* messages refused */
 	bool fd_taken;                  /* the message being handled handed its descriptor over */
+	/* Optional test hook: runs once, after the first ring started (tests/boot/run test_isolation). */
+	void (*on_first_start)(struct vub *b);
+	bool first_started;
 };
 
 /*

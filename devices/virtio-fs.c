@@ -263,3 +263,8 @@ void virtio_fs_destroy(struct virtio_fs *fs)
 	fuse_pt_destroy(fs->srv);
 	fs->srv = NULL;
 }
+
+const struct virtio_dev_ops *virtio_fs_ops(void)
+{
+	return &fs_ops_template; /* nqueues 0: each instance sets its own */
+}

@@ -125,6 +125,17 @@ static int set_require_aperture(struct vmm_config *c, const char *v, char *e, si
 	return 0;
 }
 
+static int set_isolate(struct vmm_config *c, const char *v, char *err, size_t errlen)
+{
+	if (!strcmp(v, "process"))
+		c->isolate = ISOLATE_PROCESS;
+	else if (!strcmp(v, "none"))
+		c->isolate = ISOLATE_NONE;
+	else
+		return bad(err, errlen, "--isolate: '%s' is not one of: process, none", v);
+	return 0;
+}
+
 static int set_help(struct vmm_config *c, const char *v, char *e, size_t l)
 {
 	(void)v, (void)e, (void)l;
@@ -206,6 +217,9 @@ const struct cli_option cli_options[] = {
 	  "guests, at least what the devices need; 2M to 256M in 2 MiB steps)", set_swiotlb, 0 },
 	{ "require-aperture", NULL, "add no devices when the guest kernel publishes no usable pool (default: add "
 	  "them without apertures, with one warning)", set_require_aperture, 0 },
+	{ "isolate", "process|none", "process (default): each aperture device's data plane runs in its own "
+	  "sandboxed process that maps only the device's aperture (vhost-user); none: in the monitor, for "
+	  "comparison and debugging", set_isolate, 0 },
 	{ "vsock-uds", "PATH", "UNIX socket for host programs: \"CONNECT <port>\\n\" reaches a guest vsock port "
 	  "(Firecracker's convention)", set_vsock_uds, 0 },
 	{ "timeout", "SECONDS", "stop a guest that runs longer and exit 124", set_timeout, 0 },

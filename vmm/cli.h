@@ -37,6 +37,7 @@
 #define EXIT_CONSOLE_QUIT 130
 
 enum cli_action { CLI_RUN = 0, CLI_HELP, CLI_VERSION };
+enum isolate_mode { ISOLATE_PROCESS = 0, ISOLATE_NONE };
 
 struct cli_share {
 	char tag[CLI_MAX_TAG + 1];
@@ -61,6 +62,7 @@ struct vmm_config {
 	uint64_t swiotlb;    /* pool size the guest is asked to reserve (0 with DMA_DIRECT) */
 	bool swiotlb_given;
 	bool require_aperture;
+	enum isolate_mode isolate;
 	unsigned nshares;
 	struct cli_share share[CLI_MAX_SHARES];
 };

@@ -136,6 +136,7 @@ static void on_caps(struct handshake *hs, const struct initchan_msg *m)
 	enum hs_outcome o;
 	struct gm_view view;
 	unsigned n = 0;
+	int slot;
 
 	events_json_string(rel, sizeof(rel), m->kernel_release);
 	events_guest("guest-capabilities", "\"swiotlb_base\":\"0x%llx\",\"swiotlb_size\":%llu,\"kernel_release\":%s",
@@ -167,17 +168,17 @@ static void on_caps(struct handshake *hs, const struct initchan_msg *m)
 	/* The devices that waited for the handshake, in cli_aperture_kinds() order. */
 	view = o == HS_APERTURES ? gm_view_aperture(&hs->vm->mem, ap[0].base, ap[0].size)
 				 : gm_view_all(&hs->vm->mem);
-	if (devmgr_add_rng(hs->dm, &view) == 0) {
-		devs[n++] = (struct initchan_device){ .kind = "virtio-rng", .slot = hs->dm->rng.vdev.pci.slot,
+	slot = devmgr_add_rng(hs->dm, &view);
+	if (slot >= 0) {
+		devs[n++] = (struct initchan_device){ .kind = "virtio-rng", .slot = (unsigned)slot,
 						      .aperture_base = ap[0].base, .aperture_size = ap[0].size };
-		programmed(hs, o, "virtio-rng", hs->dm->rng.vdev.pci.slot, &ap[0]);
+		programmed(hs, o, "virtio-rng", (unsigned)slot, &ap[0]);
 	} else {
-		log_msg("cannot add virtio-rng");
+		log_errno(slot, "cannot add virtio-rng");
 	}
 	for (unsigned i = 0; i < hs->cfg->nshares; i++) {
 		const struct cli_share *sh = &hs->cfg->share[i];
 		const struct aperture *a = &ap[1 + i];
-		int slot;
 
 		view = o == HS_APERTURES ? gm_view_aperture(&hs->vm->mem, a->base, a->size) : gm_view_all(&hs->vm->mem);
 		slot = devmgr_add_fs(hs->dm, &view, sh->tag, sh->path,

@@ -161,7 +161,7 @@ static int wire_devices(struct monitor *m, const struct vmm_config *cfg)
 	if (!err)
 		err = bus_register(pio, I8042_CMD_PORT, 1, reset_i8042_cmd_io, &m->reset, "i8042");
 	if (!err)
-		err = devmgr_init(&m->dm, &m->vm, reset_cf9_io, &m->reset);
+		err = devmgr_init(&m->dm, &m->vm, cfg->isolate == ISOLATE_PROCESS, reset_cf9_io, &m->reset);
 	/* The init channel is there from boot; other devices wait for the handshake. */
 	if (!err)
 		err = devmgr_add_vsock(&m->dm, cfg->vsock_uds);

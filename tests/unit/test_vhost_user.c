@@ -8,6 +8,7 @@
  */
 #include <check.h>
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include "devices/virtio-rng.h"
 #include "tests/unit/harness.h"
 #include "tests/unit/suites.h"
+#include "vmm/backend.h"
 
 #define MEM (2u << 20)
 #define AP_BASE 0x100000ULL
@@ -187,6 +189,48 @@ START_TEST(vhost_user_back_end_dies)
 }
 END_TEST
 
+/*
+ * The real thing: build/aperture-backend (next to the test binary) in its
+ * sandbox serves virtio-rng out of the aperture; then killed, its death is
+ * NEEDS_RESET.
+ */
+START_TEST(vhost_user_sandboxed_process)
+{
+	static const char *const args[] = { "rng", NULL };
+	struct gm_view view;
+	struct backend be;
+	struct fake_ring r;
+	char err[256] = "", how[96];
+	uint32_t id, len;
+	int sock;
+
+	gone_calls = 0;
+	h_init(&h, MEM);
+	view = gm_view_aperture(&h.fm.mem, AP_BASE, AP_SIZE);
+	ck_assert_msg(backend_spawn(&be, args, &sock, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(vhu_front_init(&front, virtio_rng_ops(), 1, NULL, &h.plat, &view, sock, &front_cb, NULL, err,
+				     sizeof(err)) == 0, "%s", err);
+	h_plug(&h, &front.vdev);
+	start(&r, AP_BASE + 0x1000, VIRTIO_APERTURE_FEATURES);
+	for (uint16_t i = 0; i < 3; i++) {
+		fake_avail_push(&r, fake_chain(&r, i, (struct fake_seg[]){ { AP_BASE + 0x8000 + i * 0x100, 128, true } },
+					       1));
+		h_kick(&h, 0);
+		ck_assert_msg(h_wait_used(&r, i, 5000), "request %u not served", i);
+		ck_assert(fake_used_next(&r, &id, &len));
+		ck_assert_uint_eq(len, 128);
+	}
+	backend_reap(&be, 0, how, sizeof(how));
+	ck_assert_str_eq(how, "still running");
+	kill(be.pid, SIGKILL);
+	ck_assert(h_wait_needs_reset(&h, 5000));
+	backend_reap(&be, 3000, how, sizeof(how));
+	ck_assert_str_eq(how, "killed by signal 9 (Killed)");
+	vhu_front_destroy(&front);
+	h_destroy(&h);
+}
+END_TEST
+
 Suite *vhost_user_suite(void)
 {
 	Suite *s = suite_create("vhost-user");
@@ -196,6 +240,7 @@ Suite *vhost_user_suite(void)
 	tcase_add_test(t, vhost_user_rng_serves_through_back_end);
 	tcase_add_test(t, vhost_user_back_end_sees_only_the_aperture);
 	tcase_add_test(t, vhost_user_back_end_dies);
+	tcase_add_test(t, vhost_user_sandboxed_process);
 	suite_add_tcase(s, t);
 	return s;
 }
