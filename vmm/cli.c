@@ -157,7 +157,7 @@ static bool tag_char_ok(char c)
 }
 
 /* --share [TAG=]PATH. The tag names /mnt/TAG in the guest, so it is a plain file name. */
-static int set_share(struct vmm_config *cfg, const char *arg, char *err, size_t errlen)
+static int add_share(struct vmm_config *cfg, const char *opt, const char *arg, char *err, size_t errlen)
 {
 	const char *eq = strchr(arg, '='), *path = arg, *tag = "share";
 	size_t taglen = 5;
@@ -168,27 +168,47 @@ static int set_share(struct vmm_config *cfg, const char *arg, char *err, size_t 
 		taglen = (size_t)(eq - arg);
 		path = eq + 1;
 		if (taglen == 0)
-			return bad(err, errlen, "--share %s: empty tag", arg);
+			return bad(err, errlen, "%s %s: empty tag", opt, arg);
 		if (taglen > CLI_MAX_TAG)
-			return bad(err, errlen, "--share %s: tag longer than %d bytes", arg, CLI_MAX_TAG);
+			return bad(err, errlen, "%s %s: tag longer than %d bytes", opt, arg, CLI_MAX_TAG);
 		for (size_t i = 0; i < taglen; i++)
 			if (!tag_char_ok(tag[i]))
-				return bad(err, errlen, "--share %s: a tag may only use letters, digits, '_', '-' and '.'",
-					   arg);
+				return bad(err, errlen, "%s %s: a tag may only use letters, digits, '_', '-' and '.'",
+					   opt, arg);
 		if ((taglen == 1 && tag[0] == '.') || (taglen == 2 && tag[0] == '.' && tag[1] == '.'))
-			return bad(err, errlen, "--share %s: '%.*s' cannot be a tag", arg, (int)taglen, tag);
+			return bad(err, errlen, "%s %s: '%.*s' cannot be a tag", opt, arg, (int)taglen, tag);
 	}
 	if (!*path)
-		return bad(err, errlen, "--share %s: empty path", arg);
+		return bad(err, errlen, "%s %s: empty path", opt, arg);
 	if (cfg->nshares == CLI_MAX_SHARES)
-		return bad(err, errlen, "--share: at most %d shares", CLI_MAX_SHARES);
+		return bad(err, errlen, "%s: at most %d shares (--share and --vhost-user-fs together)", opt, CLI_MAX_SHARES);
 	for (unsigned i = 0; i < cfg->nshares; i++)
 		if (strlen(cfg->share[i].tag) == taglen && memcmp(cfg->share[i].tag, tag, taglen) == 0)
-			return bad(err, errlen, "--share %s: tag '%.*s' is used twice", arg, (int)taglen, tag);
+			return bad(err, errlen, "%s %s: tag '%.*s' is used twice", opt, arg, (int)taglen, tag);
 	sh = &cfg->share[cfg->nshares++];
 	memcpy(sh->tag, tag, taglen);
 	sh->tag[taglen] = '\0';
 	sh->path = path;
+	return 0;
+}
+
+static int set_share(struct vmm_config *cfg, const char *arg, char *err, size_t errlen)
+{
+	return add_share(cfg, "--share", arg, err, errlen);
+}
+
+/* --vhost-user-fs [TAG=]SOCKET: a virtio-fs device whose back end (virtiofsd, ...) listens on SOCKET. */
+static int set_vhost_user_fs(struct vmm_config *cfg, const char *arg, char *err, size_t errlen)
+{
+	struct cli_share *sh;
+
+	if (add_share(cfg, "--vhost-user-fs", arg, err, errlen))
+		return -1;
+	sh = &cfg->share[cfg->nshares - 1];
+	if (strlen(sh->path) >= 108) /* sizeof(sun_path) */
+		return bad(err, errlen, "--vhost-user-fs %s: socket path longer than 107 bytes", arg);
+	sh->vhost_user = sh->path;
+	sh->path = NULL;
 	return 0;
 }
 
@@ -211,6 +231,9 @@ const struct cli_option cli_options[] = {
 	  set_events, 0 },
 	{ "share", "[TAG=]PATH", "share host directory PATH with the guest over virtio-fs, mounted at /mnt/TAG "
 	  "(default tag: share); repeatable, up to 8; each share gets its own DMA aperture", set_share, CLI_REPEAT },
+	{ "vhost-user-fs", "[TAG=]SOCKET", "a virtio-fs device served by an external vhost-user back end "
+	  "(e.g. virtiofsd --socket-path=SOCKET) listening on SOCKET, mounted at /mnt/TAG; it is given only the "
+	  "device's aperture; repeatable", set_vhost_user_fs, CLI_REPEAT },
 	{ "dma", "aperture|shared|direct", "aperture (default): one DMA aperture per device; shared: one aperture (the whole "
 	  "pool) for every device; direct: no pool, no bounce buffers", set_dma, 0 },
 	{ "swiotlb", "SIZE", "the bounce-buffer pool the guest reserves (default 64M, a quarter of RAM in small "

@@ -41,7 +41,8 @@ enum isolate_mode { ISOLATE_PROCESS = 0, ISOLATE_NONE };
 
 struct cli_share {
 	char tag[CLI_MAX_TAG + 1];
-	const char *path;   /* as given; run.c checks it is a readable directory */
+	const char *path;       /* as given; run.c checks it is a readable directory (NULL: vhost_user) */
+	const char *vhost_user; /* --vhost-user-fs: the external back end's socket, or NULL */
 };
 
 struct vmm_config {

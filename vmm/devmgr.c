@@ -8,6 +8,8 @@
 #include <unistd.h>
 #include <linux/virtio_fs.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include "devices/vhost-user-frontend.h"
 #include "vmm/events.h"
 #include "lib/log.h"
@@ -162,6 +164,12 @@ static void backend_gone(void *ctx, struct vhu_front *f, const char *why)
 	char how[96];
 
 	(void)f;
+	if (!d->be.pid) { /* an external back end: not ours to reap */
+		log_msg("%s (slot %u): its external back end hung up; the device needs a reset", d->kind, d->slot);
+		events_emit("backend-exited", "\"device\":\"%s\",\"slot\":%u,\"pid\":0,\"how\":\"hung up\"", d->kind,
+			    d->slot);
+		return;
+	}
 	backend_reap(&d->be, 2000, how, sizeof(how));
 	log_msg("%s (slot %u): its back end (pid %d) %s; the device needs a reset (%s)", d->kind, d->slot,
 		(int)d->be.pid, how, why);
@@ -171,10 +179,43 @@ static void backend_gone(void *ctx, struct vhu_front *f, const char *why)
 
 static const struct vhu_front_ops front_ops = { .gone = backend_gone };
 
+/* Connect the guest-visible device to a back end on `sock` (ours now); `be` may be an empty (external) one. */
+static int add_front(struct devmgr *dm, struct dm_dev *d, const struct virtio_dev_ops *tmpl, unsigned nq,
+		     const void *config, const struct gm_view *view, int sock, const char *detail, char *err,
+		     size_t errlen);
+
 static void front_destroy(struct dm_dev *d)
 {
 	vhu_front_destroy(d->obj); /* closes the socket: the back end exits by itself */
 	backend_stop(&d->be, 3000);
+}
+
+static int add_front(struct devmgr *dm, struct dm_dev *d, const struct virtio_dev_ops *tmpl, unsigned nq,
+		     const void *config, const struct gm_view *view, int sock, const char *detail, char *err,
+		     size_t errlen)
+{
+	struct vhu_front *f = calloc(1, sizeof(*f));
+	int r;
+
+	if (!f) {
+		close(sock);
+		return err_set(err, errlen, -ENOMEM, "out of memory");
+	}
+	d->obj = f;
+	d->vd = &f->vdev;
+	d->destroy = front_destroy;
+	r = vhu_front_init(f, tmpl, nq, config, &dm->plat, view, sock, &front_ops, d, err, errlen);
+	if (!r) {
+		r = add_device(dm, d, detail);
+		if (r < 0)
+			err_set(err, errlen, r, "no PCI slot: %s", strerror(-r));
+	}
+	if (r < 0) {
+		vhu_front_destroy(f);
+		free(f);
+		d->obj = NULL;
+	}
+	return r;
 }
 
 /*
@@ -187,38 +228,66 @@ static int add_isolated(struct devmgr *dm, const char *kind, const struct virtio
 			const void *config, const struct gm_view *view, const char *const *args, const char *detail)
 {
 	struct dm_dev *d = calloc(1, sizeof(*d));
-	struct vhu_front *f = calloc(1, sizeof(*f));
 	char err[256];
 	int sock, r;
 
-	if (!d || !f) {
-		free(d);
-		free(f);
+	if (!d)
 		return -ENOMEM;
-	}
 	d->kind = kind;
-	d->obj = f;
-	d->vd = &f->vdev;
-	d->destroy = front_destroy;
 	r = backend_spawn(&d->be, args, &sock, err, sizeof(err));
-	if (!r) {
-		r = vhu_front_init(f, tmpl, nq, config, &dm->plat, view, sock, &front_ops, d, err, sizeof(err));
-		if (r)
-			vhu_front_destroy(f);
-	}
-	if (!r) {
-		r = add_device(dm, d, detail);
-		if (r < 0)
-			front_destroy(d);
-	}
+	if (!r)
+		r = add_front(dm, d, tmpl, nq, config, view, sock, detail, err, sizeof(err));
 	if (r < 0) {
 		log_msg("%s: %s", kind, err);
 		backend_stop(&d->be, 1000);
-		free(f);
 		free(d);
 		return r;
 	}
 	events_emit("backend-started", "\"device\":\"%s\",\"slot\":%u,\"pid\":%d", kind, d->slot, (int)d->be.pid);
+	return r;
+}
+
+static void fs_config(struct virtio_fs_config *c, const char *tag, unsigned nreq)
+{
+	memset(c, 0, sizeof(*c));
+	memcpy(c->tag, tag, strnlen(tag, sizeof(c->tag)));
+	c->num_request_queues = nreq; /* little-endian host */
+}
+
+int devmgr_add_fs_external(struct devmgr *dm, const struct gm_view *view, const char *tag, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct virtio_dev_ops t = *virtio_fs_ops();
+	struct virtio_fs_config c;
+	struct dm_dev *d;
+	char err[256], detail[96];
+	int sock, r;
+
+	if (strlen(path) >= sizeof(sa.sun_path) || strlen(tag) > sizeof(c.tag))
+		return -EINVAL;
+	strcpy(sa.sun_path, path);
+	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (sock < 0 || connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = -errno;
+		log_errno(r, "--vhost-user-fs %s: connect", path);
+		if (sock >= 0)
+			close(sock);
+		return r;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		close(sock);
+		return -ENOMEM;
+	}
+	d->kind = "virtio-fs";
+	fs_config(&c, tag, 1);
+	t.nqueues = 2;
+	snprintf(detail, sizeof(detail), "tag=%s queues=1 vhost-user=%s", tag, path);
+	r = add_front(dm, d, &t, 2, &c, view, sock, detail, err, sizeof(err));
+	if (r < 0) {
+		log_msg("--vhost-user-fs %s: %s", path, err);
+		free(d);
+	}
 	return r;
 }
 
@@ -275,9 +344,7 @@ int devmgr_add_fs(struct devmgr *dm, const struct gm_view *view, const char *tag
 
 		if (strlen(tag) > sizeof(c.tag) || !nqueues || nqueues > VIRTIO_FS_MAX_REQ_QUEUES)
 			return -EINVAL;
-		memset(&c, 0, sizeof(c));
-		memcpy(c.tag, tag, strlen(tag));
-		c.num_request_queues = nqueues; /* little-endian host */
+		fs_config(&c, tag, nqueues);
 		snprintf(q, sizeof(q), "%u", nqueues);
 		t.nqueues = 1 + nqueues;
 		return add_isolated(dm, "virtio-fs", &t, 1 + nqueues, &c, view, args, detail);

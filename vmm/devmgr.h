@@ -77,6 +77,13 @@ void devmgr_report(struct devmgr *dm);
  */
 int devmgr_add_fs(struct devmgr *dm, const struct gm_view *view, const char *tag, const char *root,
 		  unsigned nqueues) must_check;
+/*
+ * virtio-fs served by an external vhost-user back end listening on the UNIX
+ * socket `path` (virtiofsd, ...): one request queue, and the back end is
+ * given only `view` (the device's aperture). The slot or -errno.
+ */
+int devmgr_add_fs_external(struct devmgr *dm, const struct gm_view *view, const char *tag, const char *path)
+	must_check;
 void devmgr_destroy(struct devmgr *dm);
 
 #endif

@@ -181,10 +181,15 @@ static void on_caps(struct handshake *hs, const struct initchan_msg *m)
 		const struct aperture *a = &ap[1 + i];
 
 		view = o == HS_APERTURES ? gm_view_aperture(&hs->vm->mem, a->base, a->size) : gm_view_all(&hs->vm->mem);
-		slot = devmgr_add_fs(hs->dm, &view, sh->tag, sh->path,
-				     hs->cfg->cpus < VIRTIO_FS_MAX_REQ_QUEUES ? hs->cfg->cpus : VIRTIO_FS_MAX_REQ_QUEUES);
+		if (sh->vhost_user)
+			slot = devmgr_add_fs_external(hs->dm, &view, sh->tag, sh->vhost_user);
+		else
+			slot = devmgr_add_fs(hs->dm, &view, sh->tag, sh->path,
+					     hs->cfg->cpus < VIRTIO_FS_MAX_REQ_QUEUES ? hs->cfg->cpus
+										: VIRTIO_FS_MAX_REQ_QUEUES);
 		if (slot < 0) {
-			log_errno(slot, "--share %s: cannot add virtio-fs", sh->path);
+			log_errno(slot, "%s %s: cannot add virtio-fs", sh->vhost_user ? "--vhost-user-fs" : "--share",
+				  sh->vhost_user ? sh->vhost_user : sh->path);
 			continue;
 		}
 		snprintf(hs->mounts[i], sizeof(hs->mounts[i]), "/mnt/%s", sh->tag);
