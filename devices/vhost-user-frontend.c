@@ -2,6 +2,7 @@
 /* A virtio device served by a vhost-user back end (vhost-user-frontend.h). */
 #include "devices/vhost-user-frontend.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -142,6 +143,35 @@ static void front_config_read(struct virtio_dev *vd, uint32_t off, uint8_t *data
 	pthread_mutex_unlock(&f->cfg_lock);
 }
 
+static void wake_thread(struct vhu_front *f)
+{
+	uint64_t one = 1;
+
+	if (write(f->dead_efd, &one, sizeof(one)) != sizeof(one))
+		log_errno(errno, "%s: wake", f->name);
+}
+
+/*
+ * The back end is gone: serve the enabled queues here (errors only), each
+ * from `from_used` (resume where the back end stopped) or 0 (fresh rings).
+ */
+static void serve_dead(struct vhu_front *f, bool from_used)
+{
+	struct virtio_dev *vd = &f->vdev;
+
+	pthread_mutex_lock(&vd->lock);
+	for (unsigned i = 0; i < vd->nqueues; i++) {
+		struct virtio_queue *q = &vd->q[i];
+
+		f->dead[i] = q->enabled && q->vq.ready;
+		if (f->dead[i] && from_used)
+			/* SAFETY: used was checked at vq_enable; the index is read once. */
+			vq_set_base(&q->vq, le16toh(__atomic_load_n(&q->vq.used->idx, __ATOMIC_ACQUIRE)));
+	}
+	pthread_mutex_unlock(&vd->lock);
+	wake_thread(f);
+}
+
 /* DRIVER_OK: features, memory table, then every enabled queue. vCPU thread, ctl_lock held. */
 static int front_start(struct virtio_dev *vd)
 {
@@ -149,6 +179,11 @@ static int front_start(struct virtio_dev *vd)
 	uint64_t feat = (vd->driver_features & ~MONITOR_ONLY_FEATURES) |
 			(f->proto ? 1ULL << VU_F_PROTOCOL_FEATURES : 0);
 	int err;
+
+	if (__atomic_load_n(&f->gone, __ATOMIC_ACQUIRE)) {
+		serve_dead(f, false); /* fresh rings after a reset: errors from the first request */
+		return -ENOTCONN;
+	}
 
 	if ((err = rpc_u64(f, VU_SET_FEATURES, feat, NULL)) || (err = send_mem_table(f)))
 		return err;
@@ -185,6 +220,9 @@ static void front_stop(struct virtio_dev *vd)
 {
 	struct vhu_front *f = vd->priv;
 
+	pthread_mutex_lock(&vd->lock);
+	memset(f->dead, 0, sizeof(f->dead)); /* the queues are about to be reset */
+	pthread_mutex_unlock(&vd->lock);
 	for (unsigned i = 0; i < vd->nqueues; i++) {
 		if (!f->started[i])
 			continue;
@@ -203,22 +241,49 @@ static void went_away(struct vhu_front *f, const char *why)
 	virtio_dev_fail(&f->vdev, "%s", why);
 	if (f->cb && f->cb->gone)
 		f->cb->gone(f->cb_ctx, f, why);
+	serve_dead(f, true);
+}
+
+/* Answer what the guest queued on dead queue i with errors. The front thread only. */
+static void drain_dead(struct vhu_front *f, unsigned i)
+{
+	struct virtio_dev *vd = &f->vdev;
+	struct vq_chain *c = &f->dead_chain;
+	bool pushed = false;
+	int r = 0;
+
+	pthread_mutex_lock(&vd->lock);
+	while (f->dead[i] && (r = vq_pop(&vd->q[i].vq, c)) > 0) {
+		uint32_t len = f->cb && f->cb->fail_chain ? f->cb->fail_chain(f->cb_ctx, i, c) : 0;
+
+		if (vq_push(&vd->q[i].vq, c->head, len) < 0)
+			break;
+		pushed = true;
+	}
+	if (r < 0)
+		f->dead[i] = false; /* the guest broke the ring: nothing more to do for it */
+	pthread_mutex_unlock(&vd->lock);
+	if (pushed)
+		virtio_queue_interrupt(vd, i);
 }
 
 static void *front_thread(void *arg)
 {
 	struct vhu_front *f = arg;
 	struct virtio_dev *vd = &f->vdev;
-	unsigned nq = vd->nqueues, n = 2 * nq + 2;
-	struct pollfd p[2 * VIRTIO_MAX_QUEUES + 2];
+	unsigned nq = vd->nqueues, n = 3 * nq + 3;
+	struct pollfd p[3 * VIRTIO_MAX_QUEUES + 3];
 
 	for (unsigned i = 0; i < nq; i++) {
 		p[i] = (struct pollfd){ .fd = f->call_fd[i], .events = POLLIN };
 		p[nq + i] = (struct pollfd){ .fd = f->err_fd[i], .events = POLLIN };
+		p[2 * nq + 3 + i] = (struct pollfd){ .fd = -1, .events = POLLIN }; /* kicks, once dead */
 	}
 	p[2 * nq] = (struct pollfd){ .fd = f->sock, .events = POLLRDHUP };
 	p[2 * nq + 1] = (struct pollfd){ .fd = f->stop_efd, .events = POLLIN };
+	p[2 * nq + 2] = (struct pollfd){ .fd = f->dead_efd, .events = POLLIN };
 	for (;;) {
+		struct pollfd *kick = &p[2 * nq + 3];
 		uint64_t v;
 
 		if (poll(p, n, -1) < 0) {
@@ -239,6 +304,19 @@ static void *front_thread(void *arg)
 			p[2 * nq].fd = -1;
 			went_away(f, "its back end hung up");
 		}
+		/* Dead back end: the queues' kicks come to us; answer with errors. */
+		if ((p[2 * nq + 2].revents & POLLIN) && read(f->dead_efd, &v, sizeof(v)) == sizeof(v)) {
+			pthread_mutex_lock(&vd->lock);
+			for (unsigned i = 0; i < nq; i++)
+				kick[i].fd = f->dead[i] ? vd->q[i].kick_efd : -1;
+			pthread_mutex_unlock(&vd->lock);
+			for (unsigned i = 0; i < nq; i++)
+				if (kick[i].fd >= 0)
+					drain_dead(f, i); /* what was queued before we listened */
+		}
+		for (unsigned i = 0; i < nq; i++)
+			if ((kick[i].revents & POLLIN) && read(kick[i].fd, &v, sizeof(v)) == sizeof(v))
+				drain_dead(f, i);
 	}
 }
 
@@ -254,7 +332,7 @@ int vhu_front_init(struct vhu_front *f, const struct virtio_dev_ops *tmpl, unsig
 
 	memset(f, 0, sizeof(*f));
 	f->sock = sock;
-	f->stop_efd = -1;
+	f->stop_efd = f->dead_efd = -1;
 	f->cb = cb;
 	f->cb_ctx = cb_ctx;
 	snprintf(f->name, sizeof(f->name), "%s", tmpl->name);
@@ -311,7 +389,8 @@ int vhu_front_init(struct vhu_front *f, const struct virtio_dev_ops *tmpl, unsig
 			return err_set(err, errlen, -errno, "%s: eventfd: %s", tmpl->name, strerror(errno));
 	}
 	f->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (f->stop_efd < 0)
+	f->dead_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (f->stop_efd < 0 || f->dead_efd < 0)
 		return err_set(err, errlen, -errno, "%s: eventfd: %s", tmpl->name, strerror(errno));
 	r = pthread_create(&f->thread, NULL, front_thread, f);
 	if (r)
@@ -351,7 +430,9 @@ void vhu_front_destroy(struct vhu_front *f)
 	}
 	if (f->stop_efd >= 0)
 		close(f->stop_efd);
+	if (f->dead_efd >= 0)
+		close(f->dead_efd);
 	if (f->sock >= 0)
 		close(f->sock);
-	f->stop_efd = f->sock = -1;
+	f->stop_efd = f->dead_efd = f->sock = -1;
 }

@@ -21,6 +21,14 @@
  * hangs up into NEEDS_RESET (virtio_dev_fail) and one `gone` callback. The
  * VM and the other devices go on.
  *
+ * A dead back end must not hang the guest (Linux drivers do not reset a
+ * device that reports NEEDS_RESET, and requests in flight would wait for
+ * ever): from then on the same thread answers every request on the
+ * device's queues itself, through the checked chain iterator on the rings
+ * the transport validated, with the device's `fail_chain` (virtio-fs: a
+ * FUSE reply with EIO), from the first request the back end had not
+ * completed. The guest sees errors on that device, not a hang.
+ *
  * Threads: start (DRIVER_OK) and stop (reset) run on the vCPU thread under
  * the device's ctl_lock, which serialises every use of the socket.
  */
@@ -38,6 +46,12 @@ struct vhu_front;
 struct vhu_front_ops {
 	/* The back end is gone (hung up, or reported an error we cannot recover from). Any thread. */
 	void (*gone)(void *ctx, struct vhu_front *f, const char *why);
+	/*
+	 * After the back end is gone: answer chain c of queue q with an error
+	 * (write into its writable part) and return the used length. NULL:
+	 * complete every chain with length 0.
+	 */
+	uint32_t (*fail_chain)(void *ctx, unsigned q, const struct vq_chain *c);
 };
 
 struct vhu_front {
@@ -55,6 +69,9 @@ struct vhu_front {
 	bool thread_running;
 	int stop_efd;
 	bool gone;                    /* hung up: reported once */
+	int dead_efd;                 /* wakes the thread when dead-serving queues change */
+	bool dead[VIRTIO_MAX_QUEUES]; /* queue served here with errors (under vdev.lock) */
+	struct vq_chain dead_chain;   /* the thread's chain buffer */
 	const struct vhu_front_ops *cb;
 	void *cb_ctx;
 	char name[32];

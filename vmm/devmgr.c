@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+#include <linux/fuse.h>
 #include <linux/virtio_fs.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -177,7 +178,24 @@ static void backend_gone(void *ctx, struct vhu_front *f, const char *why)
 		    (int)d->be.pid, how);
 }
 
+/* After an fs back end died: FORGET needs no reply; every other FUSE request gets EIO. */
+static uint32_t fs_fail_chain(void *ctx, unsigned q, const struct vq_chain *c)
+{
+	struct fuse_in_header in;
+	struct fuse_out_header out;
+	struct iov_cursor rd, wr;
+
+	(void)ctx;
+	iov_cursor_init(&rd, c->iov, c->nr_out);
+	iov_cursor_init(&wr, c->iov + c->nr_out, c->nr_in);
+	if (q == 0 || !iov_read_obj(&rd, &in))
+		return 0;
+	out = (struct fuse_out_header){ .len = sizeof(out), .error = -EIO, .unique = in.unique };
+	return iov_write_obj(&wr, &out) ? (uint32_t)sizeof(out) : 0;
+}
+
 static const struct vhu_front_ops front_ops = { .gone = backend_gone };
+static const struct vhu_front_ops fs_front_ops = { .gone = backend_gone, .fail_chain = fs_fail_chain };
 
 /* Connect the guest-visible device to a back end on `sock` (ours now); `be` may be an empty (external) one. */
 static int add_front(struct devmgr *dm, struct dm_dev *d, const struct virtio_dev_ops *tmpl, unsigned nq,
@@ -204,7 +222,8 @@ static int add_front(struct devmgr *dm, struct dm_dev *d, const struct virtio_de
 	d->obj = f;
 	d->vd = &f->vdev;
 	d->destroy = front_destroy;
-	r = vhu_front_init(f, tmpl, nq, config, &dm->plat, view, sock, &front_ops, d, err, errlen);
+	r = vhu_front_init(f, tmpl, nq, config, &dm->plat, view, sock,
+			   !strcmp(d->kind, "virtio-fs") ? &fs_front_ops : &front_ops, d, err, errlen);
 	if (!r) {
 		r = add_device(dm, d, detail);
 		if (r < 0)

@@ -31,6 +31,7 @@ static struct back {
 	struct virtio_rng rng;
 	struct gm_view view;
 	pthread_t t;
+	bool joined;
 	int result;
 } back;
 static unsigned gone_calls;
@@ -76,7 +77,8 @@ static void up(bool aperture)
 static void down(void)
 {
 	vhu_front_destroy(&front); /* closes the socket: the back end's serve() returns */
-	pthread_join(back.t, NULL);
+	if (!back.joined)
+		pthread_join(back.t, NULL);
 	virtio_rng_destroy(&back.rng);
 	vub_destroy(&back.b);
 	h_destroy(&h);
@@ -167,24 +169,48 @@ START_TEST(vhost_user_back_end_sees_only_the_aperture)
 }
 END_TEST
 
-/* A back end that dies: NEEDS_RESET and one gone() call; the front end lives. */
+/*
+ * A back end that dies: NEEDS_RESET and one gone() call; the front end lives,
+ * and the guest's requests are answered (with errors: length 0 here) rather
+ * than left hanging, before and after the guest resets the device.
+ */
 START_TEST(vhost_user_back_end_dies)
 {
 	struct fake_ring r;
+	uint32_t id, len;
 
 	up(false);
 	start(&r, 0x1000, VERSION_1);
+	fake_avail_push(&r, fake_chain(&r, 0, (struct fake_seg[]){ { 0x8000, 64, true } }, 1));
+	h_kick(&h, 0);
+	ck_assert(h_wait_used(&r, 0, 3000));
+	ck_assert(fake_used_next(&r, &id, &len));
+	ck_assert_uint_eq(len, 64);
 	shutdown(back.b.sock, SHUT_RDWR); /* as if its process was killed */
+	pthread_join(back.t, NULL);       /* ... and gone: nothing of it reads the kicks any more */
+	back.joined = true;
 	ck_assert(h_wait_needs_reset(&h, 3000));
 	for (int t = 0; t < 1000 && !__atomic_load_n(&gone_calls, __ATOMIC_RELAXED); t++)
 		usleep(1000);
 	ck_assert_uint_eq(gone_calls, 1);
-	/* The guest resets and retries: refused cleanly, no hang. */
+	/* A request after the death: completed by the monitor, with nothing in it. */
+	fake_avail_push(&r, fake_chain(&r, 1, (struct fake_seg[]){ { 0x9000, 64, true } }, 1));
+	h_kick(&h, 0);
+	ck_assert_msg(h_wait_used(&r, 1, 3000), "used %u", fake_used_idx(&r));
+	ck_assert(fake_used_next(&r, &id, &len));
+	ck_assert_uint_eq(id, 1);
+	ck_assert_uint_eq(len, 0);
+	/* The guest resets and retries: NEEDS_RESET again, requests still answered. */
 	h_set_status(&h, 0);
 	ck_assert(h_negotiate(&h, VERSION_1));
+	fake_ring_layout(&r, &h.fm, 8, 0x1000);
 	h_queue_setup(&h, 0, &r, 1);
 	h_driver_ok(&h);
-	ck_assert(h_status(&h) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	ck_assert(h_wait_needs_reset(&h, 3000));
+	fake_avail_push(&r, fake_chain(&r, 0, (struct fake_seg[]){ { 0x8000, 64, true } }, 1));
+	h_kick(&h, 0);
+	ck_assert(h_wait_used(&r, 0, 3000));
+	ck_assert_uint_eq(gone_calls, 1);
 	down();
 }
 END_TEST
