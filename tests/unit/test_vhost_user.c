@@ -10,7 +10,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "devices/vhost-user-backend.h"
 #include "devices/vhost-user-frontend.h"
@@ -257,6 +259,60 @@ START_TEST(vhost_user_sandboxed_process)
 }
 END_TEST
 
+/* Has process pid ended (gone, or a zombie nobody reaped yet)? */
+static bool ended(pid_t pid)
+{
+	char path[64], buf[256];
+	FILE *f;
+	bool z = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return true;
+	if (fgets(buf, sizeof(buf), f)) {
+		const char *p = strrchr(buf, ')');
+
+		z = p && (p[2] == 'Z' || p[2] == 'X');
+	}
+	fclose(f);
+	return z;
+}
+
+/* A monitor killed with SIGKILL leaves no back end behind: it exits when the socket closes. */
+START_TEST(vhost_user_back_end_outlives_no_monitor)
+{
+	int pfd[2];
+	pid_t monitor, be_pid = 0;
+
+	ck_assert_int_eq(pipe(pfd), 0);
+	monitor = fork();
+	ck_assert_int_ge(monitor, 0);
+	if (monitor == 0) {
+		static const char *const args[] = { "rng", NULL };
+		struct backend be;
+		char err[256];
+		int sock;
+
+		if (backend_spawn(&be, args, &sock, err, sizeof(err)))
+			_exit(1);
+		if (write(pfd[1], &be.pid, sizeof(be.pid)) != sizeof(be.pid))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(pfd[1]);
+	ck_assert_int_eq(read(pfd[0], &be_pid, sizeof(be_pid)), sizeof(be_pid));
+	close(pfd[0]);
+	ck_assert(!ended(be_pid));
+	kill(monitor, SIGKILL);
+	waitpid(monitor, NULL, 0);
+	for (int t = 0; t < 5000 && !ended(be_pid); t++)
+		usleep(1000);
+	ck_assert_msg(ended(be_pid), "back end %d still running after its monitor was killed", (int)be_pid);
+}
+END_TEST
+
 Suite *vhost_user_suite(void)
 {
 	Suite *s = suite_create("vhost-user");
@@ -267,6 +323,7 @@ Suite *vhost_user_suite(void)
 	tcase_add_test(t, vhost_user_back_end_sees_only_the_aperture);
 	tcase_add_test(t, vhost_user_back_end_dies);
 	tcase_add_test(t, vhost_user_sandboxed_process);
+	tcase_add_test(t, vhost_user_back_end_outlives_no_monitor);
 	suite_add_tcase(s, t);
 	return s;
 }
