@@ -515,7 +515,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					    VSOCK_BUF_ALLOC, 0, NULL, 0);
 			break;
 		case 13: /* device RESET */
-			vdrv_start(&d);
+			VDRV_CHECK(vdrv_start(&d), "FEATURES_OK refused after a reset");
 			for (unsigned i = 0; i < HANDSHAKE_MAX_CONNS; i++)
 				VDRV_CHECK(!hs.conns[i].conn, "handshake slot %u still held after a device reset", i);
 			break;

@@ -373,7 +373,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			p++;
 			break;
 		case 10: /* RESET */
-			vdrv_start(&d);
+			VDRV_CHECK(vdrv_start(&d), "FEATURES_OK refused after a reset");
 			check_all_closed("a device reset");
 			break;
 		}

@@ -69,32 +69,35 @@ void vdrv_mem_init(struct vdrv *d)
 		vdrv_fail(__FILE__, __LINE__, "mprotect", "cannot guard RAM outside the aperture");
 }
 
+void vdrv_new_bus(struct harness *h)
+{
+	memset(&h->pio, 0, sizeof(h->pio));
+	memset(&h->mmio, 0, sizeof(h->mmio));
+	pthread_mutex_destroy(&h->pci.lock);
+	pci_bus_init(&h->pci, h->fm.mem.size);
+	if (pci_bus_attach(&h->pci, &h->pio, &h->mmio, NULL, NULL))
+		vdrv_fail(__FILE__, __LINE__, "pci_bus_attach", "harness bus");
+	memset(h->msi, 0, sizeof(h->msi));
+}
+
 void vdrv_dev_init(struct vdrv *d, struct virtio_vsock *v, bool sync)
 {
 	struct harness *h = &d->h;
 
-	/* A new bus each time: pci_bus_add() has no removal. */
-	memset(&h->pio, 0, sizeof(h->pio));
-	memset(&h->mmio, 0, sizeof(h->mmio));
-	pthread_mutex_destroy(&h->pci.lock);
-	pci_bus_init(&h->pci, VDRV_MEM);
-	if (pci_bus_attach(&h->pci, &h->pio, &h->mmio, NULL, NULL))
-		vdrv_fail(__FILE__, __LINE__, "pci_bus_attach", "harness bus");
-	memset(h->msi, 0, sizeof(h->msi));
+	vdrv_new_bus(h);
 	d->v = v;
 	d->sync = sync;
 	if (virtio_vsock_init(v, &h->plat, &d->view, VDRV_CID))
 		vdrv_fail(__FILE__, __LINE__, "virtio_vsock_init", "cannot create the device");
 	h_plug(h, &v->vdev);
-	vdrv_start(d);
+	VDRV_CHECK(vdrv_start(d), "FEATURES_OK refused for the aperture features");
 }
 
-void vdrv_start(struct vdrv *d)
+bool vdrv_start(struct vdrv *d)
 {
 	struct harness *h = &d->h;
+	bool ok = h_negotiate(h, VIRTIO_APERTURE_FEATURES);
 
-	if (!h_negotiate(h, VIRTIO_APERTURE_FEATURES))
-		vdrv_fail(__FILE__, __LINE__, "h_negotiate", "FEATURES_OK refused for the aperture features");
 	guest_access_begin();
 	fake_ring_layout(&d->rx, &h->fm, VDRV_QS, RX_RING);
 	fake_ring_layout(&d->tx, &h->fm, VDRV_QS, TX_RING);
@@ -107,6 +110,7 @@ void vdrv_start(struct vdrv *d)
 	memset(d->rx_posted, 0, sizeof(d->rx_posted));
 	if (!d->sync)
 		h_driver_ok(h);
+	return ok;
 }
 
 void vdrv_dev_destroy(struct vdrv *d)

@@ -70,10 +70,16 @@ struct vdrv {
 
 /* Once per process: fake RAM, guards outside the aperture. */
 void vdrv_mem_init(struct vdrv *d);
-/* A fresh PCI bus on the harness (old devices forgotten), then virtio_vsock_init(v) and plug it. */
+/* A fresh PCI bus on a harness (pci_bus_add() has no removal: the old devices are forgotten). */
+void vdrv_new_bus(struct harness *h);
+/* A fresh PCI bus on the harness, then virtio_vsock_init(v), plug it and vdrv_start(). */
 void vdrv_dev_init(struct vdrv *d, struct virtio_vsock *v, bool sync);
-/* Reset the device (status 0: closed() for every connection), negotiate, fresh rings, all queues enabled. */
-void vdrv_start(struct vdrv *d);
+/*
+ * Reset the device (status 0: closed() for every connection), negotiate,
+ * fresh rings, all queues enabled (and DRIVER_OK when async). False when
+ * FEATURES_OK did not stick (another thread of the stress test reset it).
+ */
+bool vdrv_start(struct vdrv *d);
 void vdrv_dev_destroy(struct vdrv *d);
 
 bool vdrv_failed(struct vdrv *d);
