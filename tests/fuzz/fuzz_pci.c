@@ -32,8 +32,8 @@
  *	11 NEGOTIATE        reset, features, every queue laid out, DRIVER_OK
  *	12 QREG   [q][reg][u32 v] one queue register, no enable
  * Invariants (abort = finding), checked after every record:
- *	- a status write of 0 completes the reset: status reads 0; and status
- *	  0 means reset: no worker runs, no queue is enabled;
+ *	- a status write of 0 completes the reset: status reads 0, no queue
+ *	  is enabled; and status 0 means reset: no worker runs;
  *	- FEATURES_OK reads set only for acceptable driver features (a subset
  *	  of the device's, VERSION_1 and the aperture features included);
  *	- a worker runs only once DRIVER_OK was accepted with FEATURES_OK
@@ -216,15 +216,18 @@ static void check(bool status_zero_written)
 	pthread_mutex_lock(&vd->lock);
 	status = vd->status;
 	running = vd->worker_running;
-	if (status_zero_written)
+	if (status_zero_written) {
 		VDRV_CHECK(status == 0, "reset incomplete: status 0x%x after a status write of 0", status);
-	/* Status 0 tells the driver the reset is done: it must be. */
-	if (status == 0) {
-		VDRV_CHECK(!running, "status reads 0 but the worker still runs (no reset happened)");
 		for (unsigned i = 0; i < vd->ops->nqueues; i++)
-			VDRV_CHECK(!vd->q[i].enabled, "status reads 0 but queue %u is still enabled (no reset happened)",
-				   i);
+			VDRV_CHECK(!vd->q[i].enabled, "queue %u still enabled after a reset", i);
 	}
+	/*
+	 * Status 0 tells the driver the reset is done: no worker then (a
+	 * driver may enable queues before it writes any status, so those
+	 * are only checked right after a reset).
+	 */
+	if (status == 0)
+		VDRV_CHECK(!running, "status reads 0 but the worker still runs (no reset happened)");
 	if (status & VIRTIO_CONFIG_S_FEATURES_OK) {
 		uint64_t f = vd->driver_features;
 
