@@ -59,7 +59,7 @@ void virtio_dev_fail(struct virtio_dev *vd, const char *fmt, ...)
 	va_end(ap);
 	pthread_mutex_lock(&vd->lock);
 	first = !vd->failed;
-	vd->failed = true;
+	__atomic_store_n(&vd->failed, true, __ATOMIC_RELEASE); /* read without the lock by virtio-fs */
 	__atomic_fetch_add(&vd->violations, 1, __ATOMIC_RELAXED);
 	vd->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 	pthread_mutex_unlock(&vd->lock);
@@ -203,7 +203,7 @@ static void do_reset(struct virtio_dev *vd)
 	pthread_mutex_lock(&vd->lock);
 	vd->status = 0;
 	vd->isr = 0;
-	vd->failed = false;
+	__atomic_store_n(&vd->failed, false, __ATOMIC_RELEASE);
 	vd->driver_features = 0;
 	vd->dfselect = vd->gfselect = 0;
 	vd->queue_select = 0;
@@ -249,8 +249,13 @@ enum virtio_action virtio_status_write(struct virtio_dev *vd, uint8_t v)
 			: missing ? "; required features missing" : "");
 		v &= (uint8_t)~VIRTIO_CONFIG_S_FEATURES_OK;
 	}
-	/* NEEDS_RESET is the device's to set; keep it once set. */
-	v = (uint8_t)((v & ~VIRTIO_CONFIG_S_NEEDS_RESET) | (old & VIRTIO_CONFIG_S_NEEDS_RESET));
+	/*
+	 * Bits only accumulate until a reset (the driver must not clear one,
+	 * virtio 1.2 2.1.2): a write that would clear bits keeps them, so a
+	 * status of 0 always means a reset happened. NEEDS_RESET is the
+	 * device's to set; keep it once set.
+	 */
+	v = (uint8_t)((v & ~VIRTIO_CONFIG_S_NEEDS_RESET) | old);
 	vd->status = v;
 	if ((v & VIRTIO_CONFIG_S_DRIVER_OK) && !(old & VIRTIO_CONFIG_S_DRIVER_OK)) {
 		if (!(v & VIRTIO_CONFIG_S_FEATURES_OK))

@@ -37,10 +37,11 @@ static int get_uint(const void *fdt, const char *name, uint64_t *out, bool requi
 	*out = 0;
 	if (!v)
 		return required ? bad(err, errlen, "property '%s' missing", name) : 0;
+	/* Property values are only 4-byte aligned in the blob: unaligned-safe loads. */
 	if (len == 4)
-		*out = fdt32_to_cpu(*(const fdt32_t *)(const void *)v);
+		*out = fdt32_ld((const fdt32_t *)(const void *)v);
 	else if (len == 8)
-		*out = fdt64_to_cpu(*(const fdt64_t *)(const void *)v);
+		*out = fdt64_ld((const fdt64_t *)(const void *)v);
 	else
 		return bad(err, errlen, "property '%s' is %d bytes, not a 32- or 64-bit integer", name, len);
 	return 0;
