@@ -392,9 +392,9 @@ int vhu_front_init(struct vhu_front *f, const struct virtio_dev_ops *tmpl, unsig
 	f->dead_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (f->stop_efd < 0 || f->dead_efd < 0)
 		return err_set(err, errlen, -errno, "%s: eventfd: %s", tmpl->name, strerror(errno));
-	r = pthread_create(&f->thread, NULL, front_thread, f);
+	r = virtio_thread_start(&f->vdev, &f->thread, "backend", front_thread, f);
 	if (r)
-		return err_set(err, errlen, -r, "%s: thread: %s", tmpl->name, strerror(r));
+		return err_set(err, errlen, r, "%s: thread: %s", tmpl->name, strerror(-r));
 	f->thread_running = true;
 	return 0;
 }

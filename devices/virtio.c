@@ -5,6 +5,9 @@
 #include <assert.h>
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +15,45 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 #include "lib/log.h"
+
+struct thread_start {
+	void *(*fn)(void *);
+	void *arg;
+	char name[16];
+};
+
+/* The thread names itself (PR_SET_NAME needs no file: it works in a back end's sandbox). */
+static void *thread_trampoline(void *p)
+{
+	struct thread_start ts = *(struct thread_start *)p;
+
+	free(p);
+	prctl(PR_SET_NAME, ts.name, 0, 0, 0);
+	return ts.fn(ts.arg);
+}
+
+int virtio_thread_start(struct virtio_dev *vd, pthread_t *t, const char *role, void *(*fn)(void *), void *arg)
+{
+	struct thread_start *ts = malloc(sizeof(*ts));
+	sigset_t all, old;
+	int r;
+
+	if (!ts)
+		return -ENOMEM;
+	ts->fn = fn;
+	ts->arg = arg;
+	snprintf(ts->name, sizeof(ts->name), "%s:%s",
+		 vd->ops->name + (strncmp(vd->ops->name, "virtio-", 7) ? 0 : 7), role);
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old); /* the new thread inherits the mask */
+	r = pthread_create(t, NULL, thread_trampoline, ts);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r) {
+		free(ts);
+		return -r;
+	}
+	return 0;
+}
 
 void virtio_queue_interrupt(struct virtio_dev *vd, unsigned q)
 {
@@ -173,7 +215,7 @@ static void worker_start(struct virtio_dev *vd)
 		return;
 	while (read(vd->stop_efd, &v, sizeof(v)) == sizeof(v))
 		;
-	if (pthread_create(&vd->worker, NULL, worker, vd) == 0)
+	if (virtio_thread_start(vd, &vd->worker, "worker", worker, vd) == 0)
 		vd->worker_running = true;
 	else
 		log_msg("%s: cannot start its worker thread", vd->ops->name);

@@ -173,6 +173,15 @@ struct virtio_dev {
 /* The guest broke the rules: NEEDS_RESET, one log line, config interrupt. */
 void virtio_dev_fail(struct virtio_dev *vd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * The one way a device starts a thread of its own: named "<device>:<role>"
+ * (truncated to 15 bytes; ps, top and gdb show it) with every signal
+ * blocked (signals are the main thread's). 0 or -errno. A thread that meets
+ * a guest error calls virtio_dev_fail(), never exits the process.
+ */
+int virtio_thread_start(struct virtio_dev *vd, pthread_t *t, const char *role, void *(*fn)(void *), void *arg)
+	must_check;
+
 /* For ops->queue_notify: the checked chain iterator and completion. */
 int virtio_pop(struct virtio_dev *vd, unsigned q, struct vq_chain *c) must_check;
 int virtio_push(struct virtio_dev *vd, unsigned q, uint16_t head, uint32_t len) must_check;

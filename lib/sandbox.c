@@ -17,40 +17,41 @@
 #include "lib/log.h"
 
 const struct sandbox_syscall sandbox_base_syscalls[] = {
-	{ SCMP_SYS(read), "eventfds, the vhost-user socket" },
-	{ SCMP_SYS(write), "eventfds (interrupts, errors), log lines to stderr" },
-	{ SCMP_SYS(writev), "stdio's log lines" },
-	{ SCMP_SYS(close), "descriptors replaced by the front end" },
-	{ SCMP_SYS(recvmsg), "vhost-user messages with descriptors" },
-	{ SCMP_SYS(sendmsg), "vhost-user replies" },
-	{ SCMP_SYS(recvfrom), "the rest of a vhost-user message" },
-	{ SCMP_SYS(poll), "the worker and queue threads wait on eventfds" },
-	{ SCMP_SYS(ppoll), "poll() as glibc implements it" },
-	{ SCMP_SYS(futex), "mutexes and condition variables" },
-	{ SCMP_SYS(mmap), "malloc, thread stacks, the memory table's regions" },
-	{ SCMP_SYS(munmap), "free, a replaced memory table" },
-	{ SCMP_SYS(mprotect), "thread stack guards" },
-	{ SCMP_SYS(madvise), "malloc returning memory" },
-	{ SCMP_SYS(brk), "malloc" },
-	{ SCMP_SYS(clone), "worker and queue threads (pthread_create)" },
-	{ SCMP_SYS(clone3), "pthread_create in glibc 2.34+" },
-	{ SCMP_SYS(set_robust_list), "new threads" },
-	{ SCMP_SYS(rseq), "new threads (glibc registers restartable sequences)" },
-	{ SCMP_SYS(rt_sigprocmask), "pthread_create blocks signals around clone" },
-	{ SCMP_SYS(rt_sigreturn), "return from a signal handler" },
-	{ SCMP_SYS(rt_sigaction), "glibc installs its thread-cancellation handler when a thread starts" },
-	{ SCMP_SYS(sched_yield), "spinning mutexes" },
-	{ SCMP_SYS(nanosleep), "short waits" },
-	{ SCMP_SYS(clock_nanosleep), "short waits" },
-	{ SCMP_SYS(clock_gettime), "time stamps (when the vDSO is not used)" },
-	{ SCMP_SYS(gettid), "thread ids" },
-	{ SCMP_SYS(getpid), "log lines" },
-	{ SCMP_SYS(timerfd_settime), "the device's timer (virtio_dev_timer_at)" },
-	{ SCMP_SYS(exit), "a thread ends" },
-	{ SCMP_SYS(exit_group), "the process ends" },
-	{ SCMP_SYS(getrandom), "glibc's malloc and hash seeds" },
-	{ SCMP_SYS(fstat), "stdio" },
-	{ SCMP_SYS(newfstatat), "stdio (fstat as glibc implements it)" },
+	{ .nr = SCMP_SYS(read), .why = "eventfds, the vhost-user socket" },
+	{ .nr = SCMP_SYS(write), .why = "eventfds (interrupts, errors), log lines to stderr" },
+	{ .nr = SCMP_SYS(writev), .why = "stdio's log lines" },
+	{ .nr = SCMP_SYS(close), .why = "descriptors replaced by the front end" },
+	{ .nr = SCMP_SYS(recvmsg), .why = "vhost-user messages with descriptors" },
+	{ .nr = SCMP_SYS(sendmsg), .why = "vhost-user replies" },
+	{ .nr = SCMP_SYS(recvfrom), .why = "the rest of a vhost-user message" },
+	{ .nr = SCMP_SYS(poll), .why = "the worker and queue threads wait on eventfds" },
+	{ .nr = SCMP_SYS(ppoll), .why = "poll() as glibc implements it" },
+	{ .nr = SCMP_SYS(futex), .why = "mutexes and condition variables" },
+	{ .nr = SCMP_SYS(mmap), .why = "malloc, thread stacks, the memory table's regions" },
+	{ .nr = SCMP_SYS(munmap), .why = "free, a replaced memory table" },
+	{ .nr = SCMP_SYS(mprotect), .why = "thread stack guards" },
+	{ .nr = SCMP_SYS(madvise), .why = "malloc returning memory" },
+	{ .nr = SCMP_SYS(brk), .why = "malloc" },
+	{ .nr = SCMP_SYS(clone), .why = "worker and queue threads (pthread_create)" },
+	{ .nr = SCMP_SYS(clone3), .why = "pthread_create in glibc 2.34+" },
+	{ .nr = SCMP_SYS(set_robust_list), .why = "new threads" },
+	{ .nr = SCMP_SYS(rseq), .why = "new threads (glibc registers restartable sequences)" },
+	{ .nr = SCMP_SYS(rt_sigprocmask), .why = "pthread_create blocks signals around clone" },
+	{ .nr = SCMP_SYS(prctl), .why = "threads name themselves: PR_SET_NAME only", .arg0_only = true, .arg0 = PR_SET_NAME },
+	{ .nr = SCMP_SYS(rt_sigreturn), .why = "return from a signal handler" },
+	{ .nr = SCMP_SYS(rt_sigaction), .why = "glibc installs its thread-cancellation handler when a thread starts" },
+	{ .nr = SCMP_SYS(sched_yield), .why = "spinning mutexes" },
+	{ .nr = SCMP_SYS(nanosleep), .why = "short waits" },
+	{ .nr = SCMP_SYS(clock_nanosleep), .why = "short waits" },
+	{ .nr = SCMP_SYS(clock_gettime), .why = "time stamps (when the vDSO is not used)" },
+	{ .nr = SCMP_SYS(gettid), .why = "thread ids" },
+	{ .nr = SCMP_SYS(getpid), .why = "log lines" },
+	{ .nr = SCMP_SYS(timerfd_settime), .why = "the device's timer (virtio_dev_timer_at)" },
+	{ .nr = SCMP_SYS(exit), .why = "a thread ends" },
+	{ .nr = SCMP_SYS(exit_group), .why = "the process ends" },
+	{ .nr = SCMP_SYS(getrandom), .why = "glibc's malloc and hash seeds" },
+	{ .nr = SCMP_SYS(fstat), .why = "stdio" },
+	{ .nr = SCMP_SYS(newfstatat), .why = "stdio (fstat as glibc implements it)" },
 };
 const unsigned sandbox_nbase_syscalls = ARRAY_SIZE(sandbox_base_syscalls);
 
@@ -113,10 +114,15 @@ static int load_seccomp(const struct sandbox_spec *s, char *err, size_t errlen)
 
 	if (!ctx)
 		return err_set(err, errlen, -ENOMEM, "seccomp_init failed");
-	for (unsigned i = 0; i < sandbox_nbase_syscalls && !r; i++)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sandbox_base_syscalls[i].nr, 0);
-	for (unsigned i = 0; i < s->nsyscalls && !r; i++)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, s->syscalls[i].nr, 0);
+	for (unsigned i = 0; i < sandbox_nbase_syscalls + s->nsyscalls && !r; i++) {
+		const struct sandbox_syscall *c =
+			i < sandbox_nbase_syscalls ? &sandbox_base_syscalls[i] : &s->syscalls[i - sandbox_nbase_syscalls];
+
+		if (c->arg0_only)
+			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, c->nr, 1, SCMP_A0(SCMP_CMP_EQ, c->arg0));
+		else
+			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, c->nr, 0);
+	}
 	if (!r)
 		r = seccomp_load(ctx);
 	seccomp_release(ctx);

@@ -27,6 +27,8 @@
 struct sandbox_syscall {
 	int nr;           /* SCMP_SYS(...) */
 	const char *why;  /* one comment per allowed call */
+	bool arg0_only;   /* allowed only with its first argument equal to arg0 */
+	unsigned long arg0;
 };
 
 struct sandbox_spec {
