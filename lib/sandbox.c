@@ -133,8 +133,12 @@ static int load_seccomp(const struct sandbox_spec *s, char *err, size_t errlen)
 
 int sandbox_enter(const struct sandbox_spec *s, char *err, size_t errlen)
 {
-	struct rlimit nofile = { .rlim_cur = s->max_files, .rlim_max = s->max_files }, nocore = { 0, 0 };
+	struct rlimit nofile = { .rlim_cur = s->max_files, .rlim_max = s->max_files }, nocore = { 0, 0 }, now;
 	int r;
+
+	/* Never above the hard limit we were given: lowering needs no privilege, raising does. */
+	if (getrlimit(RLIMIT_NOFILE, &now) == 0 && now.rlim_max != RLIM_INFINITY && nofile.rlim_max > now.rlim_max)
+		nofile.rlim_cur = nofile.rlim_max = now.rlim_max;
 
 	/* 1. What we may keep: only capabilities we have now. */
 	capng_get_caps_process();

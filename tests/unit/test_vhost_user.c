@@ -7,6 +7,11 @@
  * is sent. With an aperture view that table is the aperture alone.
  */
 #include <check.h>
+#include <fcntl.h>
+#include <linux/fuse.h>
+#include <linux/virtio_fs.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -16,6 +21,7 @@
 #include <unistd.h>
 #include "devices/vhost-user-backend.h"
 #include "devices/vhost-user-frontend.h"
+#include "devices/virtio-fs.h"
 #include "devices/virtio-rng.h"
 #include "tests/unit/harness.h"
 #include "tests/unit/suites.h"
@@ -313,6 +319,159 @@ START_TEST(vhost_user_back_end_outlives_no_monitor)
 }
 END_TEST
 
+/* ---- virtio-fs through the sandboxed back end ---- */
+
+static struct fake_ring fq0, fq1;
+static uint64_t fs_unique;
+
+/* One FUSE request (header + args + data) on request queue 1; the reply in *out. -1 if none came. */
+static int fs_call(uint32_t op, uint64_t node, const void *args, size_t alen, const void *data, size_t dlen,
+		   void *out, size_t outlen)
+{
+	struct fuse_in_header ih = { .len = (uint32_t)(sizeof(ih) + alen + dlen), .opcode = op, .unique = ++fs_unique,
+				     .nodeid = node };
+	uint64_t req = AP_BASE + 0x20000, rep = AP_BASE + 0x40000;
+	uint16_t old = fake_used_idx(&fq1);
+	uint32_t len;
+
+	fake_write(&h.fm, req, &ih, sizeof(ih));
+	if (alen)
+		fake_write(&h.fm, req + sizeof(ih), args, alen);
+	if (dlen)
+		fake_write(&h.fm, req + sizeof(ih) + alen, data, dlen);
+	fake_fill(&h.fm, rep, 0, 0x10000);
+	fake_avail_push(&fq1, fake_chain(&fq1, 0, (struct fake_seg[]){ { req, ih.len, false }, { rep, 0x10000, true } },
+					 2));
+	h_kick(&h, 1);
+	if (!h_wait_used(&fq1, old, 5000) || !fake_used_next(&fq1, NULL, &len))
+		return -1;
+	fake_read(&h.fm, rep, out, outlen < len ? outlen : len);
+	return (int)len;
+}
+
+/* The sandboxed fs back end serves the everyday FUSE operations out of the aperture. */
+START_TEST(vhost_user_sandboxed_fs)
+{
+	char dir[] = "/tmp/aperture-vufs-XXXXXX", path[128], q[8] = "1";
+	const char *args[] = { "fs", "--shared-dir", dir, "--tag", "t", "--queues", q, NULL };
+	struct virtio_dev_ops t = *virtio_fs_ops();
+	struct virtio_fs_config c = { .tag = "t", .num_request_queues = 1 };
+	struct gm_view view;
+	struct backend be;
+	char err[256] = "", how[96];
+	struct {
+		struct fuse_out_header h;
+		union {
+			struct fuse_init_out init;
+			struct fuse_entry_out entry;
+			struct fuse_open_out open;
+			struct fuse_write_out write;
+			struct {
+				struct fuse_entry_out e;
+				struct fuse_open_out o;
+			} create;
+			char data[4096];
+		};
+	} r;
+	uint64_t node, fh;
+	int sock, n;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/hello", dir);
+	f = fopen(path, "w");
+	fputs("hello from the host", f);
+	fclose(f);
+	h_init(&h, MEM);
+	view = gm_view_aperture(&h.fm.mem, AP_BASE, AP_SIZE);
+	t.nqueues = 2;
+	ck_assert_msg(backend_spawn(&be, args, &sock, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(vhu_front_init(&front, &t, 2, &c, &h.plat, &view, sock, &front_cb, NULL, err, sizeof(err)) == 0,
+		      "%s", err);
+	h_plug(&h, &front.vdev);
+	ck_assert(h_negotiate(&h, VIRTIO_APERTURE_FEATURES));
+	fake_ring_layout(&fq0, &h.fm, 8, AP_BASE + 0x1000);
+	fake_ring_layout(&fq1, &h.fm, 8, AP_BASE + 0x3000);
+	h_queue_setup(&h, 0, &fq0, 0);
+	h_queue_setup(&h, 1, &fq1, 1);
+	h_driver_ok(&h);
+	{
+		struct fuse_init_in in = { .major = 7, .minor = 41, .max_readahead = 65536 };
+
+		ck_assert_int_gt(fs_call(FUSE_INIT, 0, &in, sizeof(in), NULL, 0, &r, sizeof(r)), 16);
+		ck_assert_int_eq(r.h.error, 0);
+	}
+	ck_assert_int_gt(fs_call(FUSE_LOOKUP, FUSE_ROOT_ID, "hello", 6, NULL, 0, &r, sizeof(r)), 16);
+	ck_assert_int_eq(r.h.error, 0);
+	node = r.entry.nodeid;
+	{
+		struct fuse_open_in o = { .flags = O_RDONLY };
+		struct fuse_read_in rd = { .size = 100 };
+
+		ck_assert_int_gt(fs_call(FUSE_OPEN, node, &o, sizeof(o), NULL, 0, &r, sizeof(r)), 16);
+		ck_assert_int_eq(r.h.error, 0);
+		rd.fh = fh = r.open.fh;
+		n = fs_call(FUSE_READ, node, &rd, sizeof(rd), NULL, 0, &r, sizeof(r));
+		ck_assert_int_eq(n, 16 + 19);
+		ck_assert(!memcmp(r.data, "hello from the host", 19));
+	}
+	{
+		struct fuse_create_in ci = { .flags = O_WRONLY | O_CREAT, .mode = S_IFREG | 0644 };
+		struct fuse_write_in wi = { .size = 12 };
+		struct fuse_mkdir_in mi = { .mode = 0755 };
+
+		ck_assert_int_gt(fs_call(FUSE_CREATE, FUSE_ROOT_ID, &ci, sizeof(ci), "new", 4, &r, sizeof(r)), 16);
+		ck_assert_int_eq(r.h.error, 0);
+		wi.fh = r.create.o.fh;
+		ck_assert_int_gt(fs_call(FUSE_WRITE, r.create.e.nodeid, &wi, sizeof(wi), "from the vm!", 12, &r,
+					 sizeof(r)), 16);
+		ck_assert_int_eq(r.h.error, 0);
+		ck_assert_uint_eq(r.write.size, 12);
+		ck_assert_int_ge(fs_call(FUSE_MKDIR, FUSE_ROOT_ID, &mi, sizeof(mi), "d", 2, &r, sizeof(r)), 16);
+		ck_assert_int_eq(r.h.error, 0);
+	}
+	{
+		struct fuse_open_in o = { .flags = O_RDONLY | O_DIRECTORY };
+		struct fuse_read_in rd = { .size = 4096 };
+
+		ck_assert_int_gt(fs_call(FUSE_OPENDIR, FUSE_ROOT_ID, &o, sizeof(o), NULL, 0, &r, sizeof(r)), 16);
+		ck_assert_int_eq(r.h.error, 0);
+		rd.fh = r.open.fh;
+		ck_assert_int_gt(fs_call(FUSE_READDIR, FUSE_ROOT_ID, &rd, sizeof(rd), NULL, 0, &r, sizeof(r)), 16 + 24);
+		ck_assert_int_eq(r.h.error, 0);
+	}
+	{
+		struct fuse_statfs_out *sf = (void *)r.data;
+
+		ck_assert_int_gt(fs_call(FUSE_STATFS, FUSE_ROOT_ID, NULL, 0, NULL, 0, &r, sizeof(r)), 16);
+		ck_assert_int_eq(r.h.error, 0);
+		ck_assert_uint_gt(sf->st.bsize, 0);
+	}
+	(void)fh;
+	/* On the host: the guest's file and directory, in the share, nowhere else. */
+	snprintf(path, sizeof(path), "%s/new", dir);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(r.data, sizeof(r.data), f));
+	fclose(f);
+	ck_assert_str_eq(r.data, "from the vm!");
+	backend_reap(&be, 0, how, sizeof(how));
+	ck_assert_str_eq(how, "still running");
+	ck_assert(!(h_status(&h) & VIRTIO_CONFIG_S_NEEDS_RESET));
+	vhu_front_destroy(&front);
+	backend_stop(&be, 3000);
+	backend_reap(&be, 0, how, sizeof(how));
+	ck_assert_str_eq(how, "exited with status 0");
+	h_destroy(&h);
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		ck_assert_int_eq(system(cmd), 0);
+	}
+}
+END_TEST
+
 Suite *vhost_user_suite(void)
 {
 	Suite *s = suite_create("vhost-user");
@@ -324,6 +483,7 @@ Suite *vhost_user_suite(void)
 	tcase_add_test(t, vhost_user_back_end_dies);
 	tcase_add_test(t, vhost_user_sandboxed_process);
 	tcase_add_test(t, vhost_user_back_end_outlives_no_monitor);
+	tcase_add_test(t, vhost_user_sandboxed_fs);
 	suite_add_tcase(s, t);
 	return s;
 }
