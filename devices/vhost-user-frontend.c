@@ -17,6 +17,8 @@
 /* Negotiated with the guest by the monitor, never passed to the back end. */
 #define MONITOR_ONLY_FEATURES ((1ULL << VIRTIO_F_ACCESS_PLATFORM) | (1ULL << VIRTIO_F_SWIOTLB))
 
+static void went_away(struct vhu_front *f, const char *why);
+
 /* ---- talking to the back end (callers serialise: ctl_lock, or init) ---- */
 
 static bool reply_expected(uint32_t req)
@@ -39,7 +41,7 @@ static int rpc(struct vhu_front *f, struct vu_msg *m, const int *fds, unsigned n
 	unsigned rfds;
 	int err;
 
-	if (f->gone)
+	if (__atomic_load_n(&f->gone, __ATOMIC_ACQUIRE))
 		return -ENOTCONN;
 	if (ack)
 		m->hdr.flags |= VU_FLAG_NEED_REPLY;
@@ -47,10 +49,19 @@ static int rpc(struct vhu_front *f, struct vu_msg *m, const int *fds, unsigned n
 	if (err || (!get && !ack))
 		return err;
 	err = vu_recv(f->sock, &r, NULL, 0, &rfds);
+	if (err == -EAGAIN || err == -EWOULDBLOCK) {
+		/* A late answer would put every later one out of step: the back end is gone for us. */
+		if (f->thread_running)
+			went_away(f, "its back end did not answer within 30 s");
+		return -ETIMEDOUT;
+	}
 	if (err)
-		return err == -EAGAIN ? -ETIMEDOUT : err;
-	if (r.hdr.request != req || !(r.hdr.flags & VU_FLAG_REPLY))
+		return err;
+	if (r.hdr.request != req || !(r.hdr.flags & VU_FLAG_REPLY)) {
+		if (f->thread_running)
+			went_away(f, "its back end answered out of step");
 		return -EPROTO;
+	}
 	if (ack)
 		return r.hdr.size == sizeof(uint64_t) && r.u64 == 0 ? 0 : -EPROTO;
 	if (r.hdr.size != (req == VU_GET_VRING_BASE ? sizeof(struct vhost_vring_state) : sizeof(uint64_t)))

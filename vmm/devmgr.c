@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <linux/fuse.h>
 #include <linux/virtio_fs.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -172,6 +173,10 @@ static void backend_gone(void *ctx, struct vhu_front *f, const char *why)
 		return;
 	}
 	backend_reap(&d->be, 2000, how, sizeof(how));
+	if (!d->be.reaped) { /* hung, or broke the protocol: it is not coming back */
+		kill(d->be.pid, SIGKILL);
+		backend_reap(&d->be, 2000, how, sizeof(how));
+	}
 	log_msg("%s (slot %u): its back end (pid %d) %s; the device needs a reset (%s)", d->kind, d->slot,
 		(int)d->be.pid, how, why);
 	events_emit("backend-exited", "\"device\":\"%s\",\"slot\":%u,\"pid\":%d,\"how\":\"%s\"", d->kind, d->slot,
