@@ -273,9 +273,11 @@ static void drain_dead(struct vhu_front *f, unsigned i)
 	}
 	if (r < 0)
 		f->dead[i] = false; /* the guest broke the ring: nothing more to do for it */
+	/* Decided under the lock: a reset on a vCPU may clear the queue as soon as we let go. */
+	pushed = pushed && vq_needs_notify(&vd->q[i].vq);
 	pthread_mutex_unlock(&vd->lock);
 	if (pushed)
-		virtio_queue_interrupt(vd, i);
+		vd->transport->queue_interrupt(vd, i);
 }
 
 static void *front_thread(void *arg)
