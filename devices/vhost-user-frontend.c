@@ -264,13 +264,18 @@ static void drain_dead(struct vhu_front *f, unsigned i)
 	int r = 0;
 
 	pthread_mutex_lock(&vd->lock);
-	while (f->dead[i] && (r = vq_pop(&vd->q[i].vq, c)) > 0) {
-		uint32_t len = f->cb && f->cb->fail_chain ? f->cb->fail_chain(f->cb_ctx, i, c) : 0;
+	/* As a worker drains: then ask for the next kick (EVENT_IDX) and look again. */
+	do {
+		while (f->dead[i] && (r = vq_pop(&vd->q[i].vq, c)) > 0) {
+			uint32_t len = f->cb && f->cb->fail_chain ? f->cb->fail_chain(f->cb_ctx, i, c) : 0;
 
-		if (vq_push(&vd->q[i].vq, c->head, len) < 0)
-			break;
-		pushed = true;
-	}
+			if (vq_push(&vd->q[i].vq, c->head, len) < 0) {
+				r = -EIO;
+				break;
+			}
+			pushed = true;
+		}
+	} while (f->dead[i] && r == 0 && vq_set_avail_event(&vd->q[i].vq));
 	if (r < 0)
 		f->dead[i] = false; /* the guest broke the ring: nothing more to do for it */
 	/* Decided under the lock: a reset on a vCPU may clear the queue as soon as we let go. */
