@@ -118,9 +118,14 @@ static int load_seccomp(const struct sandbox_spec *s, char *err, size_t errlen)
 		const struct sandbox_syscall *c =
 			i < sandbox_nbase_syscalls ? &sandbox_base_syscalls[i] : &s->syscalls[i - sandbox_nbase_syscalls];
 
-		if (c->arg0_only)
-			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, c->nr, 1, SCMP_A0(SCMP_CMP_EQ, c->arg0));
-		else
+		if (c->arg0_only) {
+			/* Spelled out: clang's -Wmissing-field-initializers rejects SCMP_A0(). */
+			struct scmp_arg_cmp cmp = {
+				.arg = 0, .op = SCMP_CMP_EQ, .datum_a = c->arg0, .datum_b = 0,
+			};
+
+			r = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, c->nr, 1, &cmp);
+		} else
 			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, c->nr, 0);
 	}
 	if (!r)
