@@ -22,7 +22,9 @@
  *     lengths, bad indices, nested and misplaced indirect tables, an avail
  *     index far ahead, status writes that skip FEATURES_OK, features the
  *     device did not offer or without VIRTIO_F_SWIOTLB, a flood of
- *     NEEDS_RESET, and a reset storm from two threads pinned to two CPUs.
+ *     NEEDS_RESET, and a reset storm from two threads pinned to two CPUs
+ *     (each round started together: status 0, the whole initialisation up
+ *     to DRIVER_OK, queue notifications, from both vCPUs at once).
  *     Each attack checks device_status (NEEDS_RESET expected where the
  *     device must refuse) and resets the device before the next. Valid
  *     requests (controls) show that the device serves a well-behaved driver,
@@ -841,6 +843,26 @@ struct storm_arg {
 	unsigned served; /* DRIVER_OK status seen back */
 };
 
+/*
+ * A spinning barrier (user mode runs natively, a futex costs a slow guest
+ * system call): both threads start each round together, so their resets
+ * and DRIVER_OKs reach the monitor at the same time from two vCPUs.
+ */
+static unsigned storm_arrived, storm_round;
+
+static void storm_barrier(void)
+{
+	unsigned round = __atomic_load_n(&storm_round, __ATOMIC_ACQUIRE);
+
+	if (__atomic_add_fetch(&storm_arrived, 1, __ATOMIC_ACQ_REL) == 2) {
+		__atomic_store_n(&storm_arrived, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&storm_round, round + 1, __ATOMIC_RELEASE);
+		return;
+	}
+	while (__atomic_load_n(&storm_round, __ATOMIC_ACQUIRE) == round)
+		__builtin_ia32_pause();
+}
+
 static void *storm_thread(void *p)
 {
 	struct storm_arg *a = p;
@@ -851,6 +873,7 @@ static void *storm_thread(void *p)
 	CPU_SET(a->cpu, &set);
 	a->pinned = pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0 && sched_getcpu() == a->cpu;
 	for (unsigned i = 0; i < a->iters; i++) {
+		storm_barrier();
 		set_status(0);
 		set_status(S_ACK);
 		set_status(S_ACK | S_DRV);
@@ -1054,9 +1077,12 @@ static void chan_garbage(const char *name, unsigned port, uint32_t totalsize, si
 		memcpy(b, &m, 4);
 		memcpy(b + 4, &t, 4);
 	}
-	sent = send_some(fd, b, 40, 2000, &err);
-	if (sent == 40 && extra)
-		sent += send_some(fd, b + 40, extra, 5000, &err);
+	/*
+	 * Header and data in one call: the guest kernel queues as many packets
+	 * as the monitor's credit allows before the monitor's RST comes back,
+	 * so the data arrives on a connection the monitor has already closed.
+	 */
+	sent = send_some(fd, b, 40 + extra, 5000, &err);
 	closed = closed_by_peer(fd, 10000);
 	close(fd);
 	report(name, closed, "port=%u sent=%zu send_error=%s closed=%d", port, sent, err ? strerror(err) : "none",
