@@ -994,23 +994,41 @@ static size_t fdt_boot_mark(uint8_t *b, size_t cap, const char *mark)
 	return at + sizeof(strings);
 }
 
-/* Connect to the init channel from `port` (0: any). fd, or -errno. */
-static int chan_connect(unsigned port)
+#define PRIVILEGED 1 /* chan_connect(): the next free port below 1024 */
+
+/*
+ * Connect to the init channel from `*port` (0: any port the kernel picks;
+ * PRIVILEGED: the next free one from 900 up, each used once, skipping any
+ * the init holds). *port is set to the port bound. fd, or -errno.
+ */
+static int chan_connect(unsigned *port)
 {
-	struct sockaddr_vm local = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = port };
+	static unsigned next_privileged = 900;
+	struct sockaddr_vm local = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = *port };
 	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_HOST, .svm_port = 1024 };
 	struct timeval tv = { .tv_sec = 5 };
 	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0), e;
+	socklen_t len = sizeof(local);
+	int r = 0;
 
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT_NEW, &tv, sizeof(tv));
-	if ((port && bind(fd, (struct sockaddr *)&local, sizeof(local)) < 0) ||
-	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	if (*port == PRIVILEGED) {
+		do {
+			local.svm_port = next_privileged++;
+			r = bind(fd, (struct sockaddr *)&local, sizeof(local));
+		} while (r < 0 && errno == EADDRINUSE && next_privileged < 1024);
+	} else if (*port) {
+		r = bind(fd, (struct sockaddr *)&local, sizeof(local));
+	}
+	if (r < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		e = errno;
 		close(fd);
 		return -e;
 	}
+	if (getsockname(fd, (struct sockaddr *)&local, &len) == 0)
+		*port = local.svm_port;
 	return fd;
 }
 
@@ -1062,7 +1080,7 @@ static void chan_garbage(const char *name, unsigned port, uint32_t totalsize, si
 {
 	static uint8_t b[40 + 65536];
 	size_t sent = 0;
-	int fd = chan_connect(port), err = 0;
+	int fd = chan_connect(&port), err = 0;
 	bool closed;
 
 	if (fd < 0) {
@@ -1094,7 +1112,7 @@ static void chan_valid(const char *name, unsigned port, const char *mark)
 {
 	uint8_t b[1024];
 	size_t len = fdt_boot_mark(b, sizeof(b), mark), sent = 0;
-	int fd = chan_connect(port), err = 0;
+	int fd = chan_connect(&port), err = 0;
 	bool closed;
 
 	if (fd < 0) {
@@ -1115,7 +1133,7 @@ static void chan_unprivileged(const char *name, unsigned port, const char *mark)
 {
 	uint8_t b[1024];
 	size_t len = fdt_boot_mark(b, sizeof(b), mark), sent = 0;
-	int fd = chan_connect(port), err = 0;
+	int fd = chan_connect(&port), err = 0;
 	bool closed;
 
 	if (fd < 0) {
@@ -1197,9 +1215,9 @@ int main(int argc, char **argv)
 	bad_chain("left-in-needs-reset", b_outside, 1, true);
 	guard_check();
 
-	chan_garbage("chan-bad-header-flood", 1000, 0, 65536);
-	chan_garbage("chan-oversize-header", 1001, 16u << 20, 4096);
-	chan_valid("chan-privileged-control", 1002, "hostile-privileged");
+	chan_garbage("chan-bad-header-flood", PRIVILEGED, 0, 65536);
+	chan_garbage("chan-oversize-header", PRIVILEGED, 16u << 20, 4096);
+	chan_valid("chan-privileged-control", PRIVILEGED, "hostile-privileged");
 	chan_unprivileged("chan-unprivileged-port", 5000, "hostile-unprivileged");
 	if (setgid(65534) < 0 || setuid(65534) < 0)
 		report("chan-nobody", false, "setuid(65534): %s", strerror(errno));
