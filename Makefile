@@ -1,15 +1,21 @@
 # Thin wrapper over configure + ninja; see README.md.
 #   make          build ./vmm (and the unit tests)
 #   make images   build the guest kernel and initramfs (cached)
-#   make check    unit tests, fuzz smoke, boot tests
+#   make check    unit tests, fuzz smoke (20 s a target), TSan stress (21 s), boot tests
 #   make run      boot the guest with a shell (SHARE=/path once virtio-fs lands)
-#   make fuzz     run each fuzz target longer (FUZZ_SECONDS, default 300)
+#   make fuzz     each fuzz target for FUZZ_SECONDS (default 300), then the
+#                 TSan stress test for STRESS_SECONDS (default 300)
+#   make stress   the TSan stress test alone (STRESS_SECONDS)
+#   make install  vmm, its man page and the guest image under $(DESTDIR)$(PREFIX)
 #   make clean
 NINJA ?= ninja
+PREFIX ?= /usr/local
+DESTDIR ?=
 FUZZ_SECONDS ?= 300
-SRCS := $(sort $(wildcard lib/*.c vmm/*.c devices/*.c firmware/*.c tests/unit/*.c tests/fuzz/*.c))
+STRESS_SECONDS ?= 300
+SRCS := $(sort $(wildcard lib/*.c vmm/*.c devices/*.c firmware/*.c tests/unit/*.c tests/fuzz/*.c tests/stress/*.c))
 
-.PHONY: all check unit fuzz-smoke fuzz boot-tests images run clean deps
+.PHONY: all check unit fuzz-smoke fuzz stress boot-tests images run clean deps install uninstall
 
 all: build/build.ninja
 	$(NINJA) -C build
@@ -31,22 +37,41 @@ unit: all
 	build/unit-tests
 
 fuzz-smoke: build/build.ninja
-	tests/fuzz/run $(if $(CI),30,30)
+	tests/fuzz/run 20
 
 fuzz: build/build.ninja
-	tests/fuzz/run $(FUZZ_SECONDS)
+	rc=0; tests/fuzz/run $(FUZZ_SECONDS) || rc=1; tests/stress/run $(STRESS_SECONDS) || rc=1; exit $$rc
+
+stress: build/build.ninja
+	tests/stress/run $(STRESS_SECONDS)
 
 boot-tests: all images
 	tests/boot/run
 
 check: all images
 	tests/lint/layers
+	tests/lint/readme-options
+	tests/install
 	build/unit-tests
-	@if [ -x tests/fuzz/run ]; then tests/fuzz/run 30; fi
+	tests/fuzz/run 20
+	tests/stress/run 21
 	tests/boot/run
 
+# Ctrl-A x (exit 130) is how a user leaves the console: not a make error.
 run: all images
-	build/vmm $(if $(SHARE),--share $(SHARE)) $(VMM_ARGS)
+	build/vmm $(if $(SHARE),--share $(SHARE)) $(VMM_ARGS) || [ $$? -eq 130 ]
+
+# vmm finds the guest image in ../share/aperture relative to itself.
+install: all images
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/aperture
+	install -m 0755 build/vmm $(DESTDIR)$(PREFIX)/bin/vmm
+	install -m 0644 build/vmm.1 $(DESTDIR)$(PREFIX)/share/man/man1/vmm.1
+	install -m 0644 images/out/vmlinux images/out/bzImage images/out/initramfs.cpio images/out/kernel.release \
+		$(DESTDIR)$(PREFIX)/share/aperture/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/vmm $(DESTDIR)$(PREFIX)/share/man/man1/vmm.1
+	rm -rf $(DESTDIR)$(PREFIX)/share/aperture
 
 clean:
 	rm -rf build

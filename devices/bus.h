@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Bus dispatch: a vCPU exit for port I/O (or, later, MMIO) is routed to the
+ * Bus dispatch: a vCPU exit for port I/O or MMIO is routed to the
  * device that registered the address range. Registration happens before the
  * vCPUs start; dispatch is then lock-free and each device locks itself.
  */

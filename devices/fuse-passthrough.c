@@ -1266,7 +1266,8 @@ static long dispatch(struct req *r, struct inode *in)
 	}
 }
 
-long fuse_pt_handle(struct fuse_pt *fs, const struct iovec *in, unsigned nin, const struct iovec *out, unsigned nout)
+static long handle(struct fuse_pt *fs, const struct iovec *in, unsigned nin, const struct iovec *out, unsigned nout,
+		   bool hiprio)
 {
 	struct req r = { .fs = fs, .in = in, .nin = nin, .out = out, .nout = nout, .args = argbuf };
 	size_t in_total = iov_total(in, nin);
@@ -1290,6 +1291,9 @@ long fuse_pt_handle(struct fuse_pt *fs, const struct iovec *in, unsigned nin, co
 		r.args_have = ARGS_MAX;
 	if (!iov_gather(in, nin, sizeof(r.h), argbuf, r.args_have))
 		return -EBADMSG;
+	/* The high-priority queue carries only requests without replies. */
+	if (hiprio && !noreply)
+		return reply_err(&r, -ENOSYS);
 	if (r.h.opcode == FUSE_INIT)
 		return op_init(&r);
 	if (!__atomic_load_n(&fs->initialized, __ATOMIC_ACQUIRE))
@@ -1312,4 +1316,15 @@ long fuse_pt_handle(struct fuse_pt *fs, const struct iovec *in, unsigned nin, co
 	ret = dispatch(&r, ino);
 	inode_put(fs, ino, 0);
 	return ret;
+}
+
+long fuse_pt_handle(struct fuse_pt *fs, const struct iovec *in, unsigned nin, const struct iovec *out, unsigned nout)
+{
+	return handle(fs, in, nin, out, nout, false);
+}
+
+long fuse_pt_handle_hiprio(struct fuse_pt *fs, const struct iovec *in, unsigned nin, const struct iovec *out,
+			   unsigned nout)
+{
+	return handle(fs, in, nin, out, nout, true);
 }

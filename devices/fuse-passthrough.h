@@ -83,6 +83,15 @@ void fuse_pt_reset(struct fuse_pt *fs);
 long fuse_pt_handle(struct fuse_pt *fs, const struct iovec *in, unsigned nin, const struct iovec *out,
 		    unsigned nout);
 
+/*
+ * One request from the high-priority queue: FORGET, BATCH_FORGET and
+ * INTERRUPT are served as by fuse_pt_handle(); any other opcode is answered
+ * ENOSYS (virtio-fs runs this queue on its transport worker, which must not
+ * block in file-system calls).
+ */
+long fuse_pt_handle_hiprio(struct fuse_pt *fs, const struct iovec *in, unsigned nin, const struct iovec *out,
+			   unsigned nout);
+
 /* Inodes the guest currently holds (root included), for tests. */
 unsigned fuse_pt_inode_count(struct fuse_pt *fs);
 /* Open file handles, for tests. */

@@ -6,9 +6,15 @@
 
 #define CTRL_MASKBIT PCI_MSIX_ENTRY_CTRL_MASKBIT
 
+/*
+ * Message Control as of the last configuration write. Caller holds m->lock.
+ * Configuration space itself is written under the PCI bus lock, so the
+ * MSI-X code never reads it outside msix_cfg_written() (which the bus calls
+ * with that lock held).
+ */
 static uint16_t msgctl(const struct msix *m)
 {
-	return pci_get16(m->dev, m->cap + PCI_MSIX_FLAGS);
+	return m->ctrl;
 }
 
 /* Caller holds m->lock. The function is enabled and neither it nor vec is masked. */
@@ -109,7 +115,10 @@ void msix_pba_io(struct msix *m, uint64_t offset, uint8_t *data, unsigned size, 
 
 void msix_cfg_written(struct msix *m)
 {
+	uint16_t ctrl = pci_get16(m->dev, m->cap + PCI_MSIX_FLAGS); /* the bus lock is held */
+
 	pthread_mutex_lock(&m->lock);
+	m->ctrl = ctrl;
 	/* Enable or function mask changed: (re)program every live vector. */
 	for (unsigned v = 0; v < m->nvec; v++)
 		if (vector_live(m, v))

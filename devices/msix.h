@@ -45,6 +45,7 @@ struct msix {
 	unsigned cap;          /* capability offset in configuration space */
 	struct msix_entry table[MSIX_MAX_VECTORS];
 	uint64_t pending;      /* one bit per vector */
+	uint16_t ctrl;         /* Message Control, copied from config space by msix_cfg_written() */
 };
 
 /*

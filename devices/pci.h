@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "devices/bus.h"
+#include "lib/layout.h"
 #include "lib/util.h"
 
 #define PCI_CONFIG_ADDRESS 0xCF8
@@ -32,7 +33,7 @@
  * hole start) to the IOAPIC: Linux puts BARs in the largest e820 gap below
  * 4 GiB, which is exactly that.
  */
-#define PCI_MMIO_WINDOW_END 0xFEC00000ULL
+#define PCI_MMIO_WINDOW_END LAYOUT_PCI_WINDOW_END
 
 struct pci_dev;
 

@@ -15,14 +15,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-
-#define PVPORT_BASE 0xA70
-#define PVPORT_LEN 4
-#define PVPORT_MAGIC 0x54525041u /* "APRT" little-endian */
-#define PVPORT_CMD_BOOT_MARK 0x01
-#define PVPORT_CMD_EXIT_STATUS 0x02
-#define PVPORT_MARK_INIT 1     /* guest init is running */
-#define PVPORT_MARK_WORKLOAD 2 /* the --exec command is starting */
+#include "lib/protocol.h" /* PVPORT_* */
 
 struct pvport_ops {
 	void (*boot_mark)(void *ctx, unsigned mark);

@@ -97,7 +97,7 @@ static int fs_queue_notify(struct virtio_dev *vd, unsigned q)
 		static __thread struct vq_chain hc;
 
 		while ((r = virtio_pop(vd, 0, &hc)) > 0) {
-			long n = fuse_pt_handle(fs->srv, hc.iov, hc.nr_out, hc.iov + hc.nr_out, hc.nr_in);
+			long n = fuse_pt_handle_hiprio(fs->srv, hc.iov, hc.nr_out, hc.iov + hc.nr_out, hc.nr_in);
 
 			if (n < 0) {
 				virtio_dev_fail(vd, "queue 0: malformed FUSE request");
@@ -262,4 +262,9 @@ void virtio_fs_destroy(struct virtio_fs *fs)
 	}
 	fuse_pt_destroy(fs->srv);
 	fs->srv = NULL;
+}
+
+const struct virtio_dev_ops *virtio_fs_ops(void)
+{
+	return &fs_ops_template; /* nqueues 0: each instance sets its own */
 }

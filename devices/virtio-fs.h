@@ -60,5 +60,7 @@ struct virtio_fs {
 int virtio_fs_init(struct virtio_fs *fs, const struct virtio_platform *plat, const struct gm_view *view,
 		   const char *tag, const char *root, unsigned nreq) must_check;
 void virtio_fs_destroy(struct virtio_fs *fs);
+/* The device's ops (a vhost-user front end presents the same device; set nqueues). */
+const struct virtio_dev_ops *virtio_fs_ops(void);
 
 #endif

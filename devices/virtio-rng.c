@@ -53,7 +53,7 @@ static int rng_queue_notify(struct virtio_dev *vd, unsigned q)
 
 static const struct virtio_dev_ops rng_ops = {
 	.name = "virtio-rng",
-	.type = VIRTIO_ID_RNG_TYPE,
+	.type = VIRTIO_ID_RNG,
 	.pci_class = 0xFF0000, /* unclassified, as other monitors use */
 	.nqueues = 1,
 	.queue_size = VIRTIO_RNG_QUEUE_SIZE,
@@ -67,6 +67,11 @@ int virtio_rng_init(struct virtio_rng *r, const struct virtio_platform *plat, co
 {
 	memset(r, 0, sizeof(*r));
 	return virtio_dev_init(&r->vdev, &rng_ops, plat, view, r);
+}
+
+const struct virtio_dev_ops *virtio_rng_ops(void)
+{
+	return &rng_ops;
 }
 
 void virtio_rng_destroy(struct virtio_rng *r)

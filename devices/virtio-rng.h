@@ -11,9 +11,9 @@
 #ifndef APERTURE_VIRTIO_RNG_H
 #define APERTURE_VIRTIO_RNG_H
 
+#include <linux/virtio_ids.h>
 #include "devices/virtio-pci.h"
 
-#define VIRTIO_ID_RNG_TYPE 4
 #define VIRTIO_RNG_QUEUE_SIZE 64
 #define VIRTIO_RNG_MAX_FILL 65536
 
@@ -23,6 +23,8 @@ struct virtio_rng {
 };
 
 int virtio_rng_init(struct virtio_rng *r, const struct virtio_platform *plat, const struct gm_view *view) must_check;
+/* The device's ops table (a vhost-user front end presents the same device). */
+const struct virtio_dev_ops *virtio_rng_ops(void);
 void virtio_rng_destroy(struct virtio_rng *r);
 
 #endif

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include "devices/vsock-uds.h"
 #include "lib/log.h"
 
 #define SHUTDOWN_BOTH (VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND)
@@ -35,7 +36,8 @@ struct vsock_conn {
 	/* control packets owed to the guest */
 	bool send_request, send_response, send_rst, send_credit_update, send_credit_request;
 	bool credit_request_sent;       /* one CREDIT_REQUEST per stall */
-	bool host_closing;              /* vsock_close() */
+	bool host_closing;              /* vsock_close(): no more payload in */
+	uint64_t close_deadline;        /* CLOCK_MONOTONIC ns: torn down by then */
 	uint32_t peer_shutdown;         /* VIRTIO_VSOCK_SHUTDOWN_* the guest sent */
 	/* callbacks owed to the monitor */
 	bool cb_connected, cb_writable, cb_closed, want_writable;
@@ -287,11 +289,15 @@ static int conn_next(struct virtio_vsock *v, struct vsock_conn *c, uint32_t room
 static void take_sbuf(struct vsock_conn *c, const struct vsock_rx_buf *b, uint32_t n)
 {
 	uint32_t first = VSOCK_SENDBUF - c->shead;
+	struct iov_cursor w;
 
 	if (first > n)
 		first = n;
-	(void)iov_scatter(b->iov, b->nseg, VSOCK_HDR_SIZE, c->sbuf + c->shead, first);
-	(void)iov_scatter(b->iov, b->nseg, VSOCK_HDR_SIZE + first, c->sbuf, n - first);
+	/* n <= room = cap - header (conn_next), so every step fits. */
+	iov_cursor_init(&w, b->iov, b->nseg);
+	if (!iov_skip(&w, VSOCK_HDR_SIZE) || !iov_write(&w, c->sbuf + c->shead, first) ||
+	    !iov_write(&w, c->sbuf, n - first))
+		return;
 	c->shead = (c->shead + n) % VSOCK_SENDBUF;
 	c->slen -= n;
 	if (c->want_writable && c->slen <= VSOCK_SENDBUF / 2) {
@@ -442,15 +448,15 @@ static int tx_packet(struct virtio_vsock *v, const struct vq_chain *ch)
 	uint32_t host_port, guest_port, len, payload;
 	uint16_t type, op;
 	struct vsock_conn *c;
+	struct iov_cursor rd;
 
-	if (ch->nr_in || ch->out_len < VSOCK_HDR_SIZE) {
+	iov_cursor_init(&rd, ch->iov, ch->nr_out);
+	/* One read of the header into a local copy: only the copy is used. */
+	if (ch->nr_in || !iov_read_obj(&rd, &h)) {
 		virtio_dev_fail(&v->vdev, "tx packet %u: %s", ch->head,
 				ch->nr_in ? "device-writable buffer" : "shorter than a packet header");
 		return -EINVAL;
 	}
-	/* One read of the header into a local copy: only the copy is used. */
-	if (!iov_gather(ch->iov, ch->nr_out, 0, &h, sizeof(h)))
-		return -EINVAL; /* cannot happen: out_len checked */
 	src_cid = le64toh(h.src_cid);
 	dst_cid = le64toh(h.dst_cid);
 	guest_port = le32toh(h.src_port);
@@ -458,7 +464,7 @@ static int tx_packet(struct virtio_vsock *v, const struct vq_chain *ch)
 	len = le32toh(h.len);
 	type = le16toh(h.type);
 	op = le16toh(h.op);
-	payload = ch->out_len - VSOCK_HDR_SIZE;
+	payload = (uint32_t)iov_cursor_left(&rd);
 
 	if (src_cid != v->guest_cid || dst_cid != VSOCK_HOST_CID) {
 		__atomic_fetch_add(&v->dropped, 1, __ATOMIC_RELAXED);
@@ -516,6 +522,15 @@ static int tx_packet(struct virtio_vsock *v, const struct vq_chain *ch)
 			proto_error(v, c, "data on a connection not open for it");
 			break;
 		}
+		if (c->host_closing) {
+			/* We are closing: nobody reads this any more. Drop it, give the credit back. */
+			__atomic_fetch_add(&v->dropped, 1, __ATOMIC_RELAXED);
+			if (len <= VSOCK_BUF_ALLOC - (c->rx_cnt - c->adv_fwd_cnt)) {
+				c->rx_cnt += len;
+				credit_consumed(c, len);
+			}
+			break;
+		}
 		if (c->rx_cnt - c->adv_fwd_cnt > VSOCK_BUF_ALLOC ||
 		    len > VSOCK_BUF_ALLOC - (c->rx_cnt - c->adv_fwd_cnt)) {
 			proto_error(v, c, "data beyond the credit we gave");
@@ -525,7 +540,7 @@ static int tx_packet(struct virtio_vsock *v, const struct vq_chain *ch)
 			break;
 		c->rx_cnt += len;
 		/* Copy out of guest memory before anyone looks at it. */
-		if (!iov_gather(ch->iov, ch->nr_out, VSOCK_HDR_SIZE, v->bounce, len))
+		if (!iov_read(&rd, v->bounce, len))
 			break; /* cannot happen: len == payload */
 		pthread_mutex_unlock(&v->lock);
 		ops->recv(ctx, v->bounce, len);
@@ -626,6 +641,32 @@ static int vsock_queue_notify(struct virtio_dev *vd, unsigned q)
 	}
 }
 
+/* Worker: tear down every closing connection whose deadline passed; arm the next. */
+static int vsock_timer(struct virtio_dev *vd)
+{
+	struct virtio_vsock *v = vd->priv;
+	uint64_t now = now_ns(), next = 0;
+
+	pthread_mutex_lock(&v->lock);
+	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++) {
+		struct vsock_conn *c = v->conns[i];
+
+		if (!c || !c->host_closing || c->state == CS_CLOSED)
+			continue;
+		if (c->close_deadline <= now) {
+			log_debug("virtio-vsock: connection %u->%u: close timed out, reset", c->guest_port,
+				  c->host_port);
+			conn_reset(v, c, true);
+		} else if (!next || c->close_deadline < next) {
+			next = c->close_deadline;
+		}
+	}
+	if (next)
+		virtio_dev_timer_at(vd, next);
+	pthread_mutex_unlock(&v->lock);
+	return rx_deliver(v);
+}
+
 static void vsock_config_read(struct virtio_dev *vd, uint32_t off, uint8_t *data, unsigned len)
 {
 	struct virtio_vsock *v = vd->priv;
@@ -673,6 +714,7 @@ static const struct virtio_dev_ops vsock_ops = {
 	.config_read = vsock_config_read,
 	.queue_notify = vsock_queue_notify,
 	.reset = vsock_reset,
+	.timer = vsock_timer,
 };
 
 /* ---- host API ---- */
@@ -695,17 +737,14 @@ int virtio_vsock_init(struct virtio_vsock *v, const struct virtio_platform *plat
 	return err;
 }
 
-static void uds_stop(struct vsock_uds *u);
-static void uds_free(struct vsock_uds *u);
-
 void virtio_vsock_destroy(struct virtio_vsock *v)
 {
 	/* Bridge thread first (no new calls), then the worker; closed() for
 	 * bridge connections still needs the bridge's clients, freed last. */
-	uds_stop(v->uds);
+	vsock_uds_stop(v->uds);
 	virtio_dev_destroy(&v->vdev);
 	drop_all(v);
-	uds_free(v->uds);
+	vsock_uds_free(v->uds);
 	v->uds = NULL;
 	pthread_mutex_destroy(&v->lock);
 }
@@ -817,7 +856,20 @@ void vsock_close(struct vsock_conn *c)
 	struct virtio_vsock *v = c->v;
 
 	pthread_mutex_lock(&v->lock);
-	c->host_closing = true;
+	if (!c->host_closing && c->state != CS_CLOSED) {
+		uint64_t next = 0;
+
+		c->host_closing = true;
+		c->close_deadline = now_ns() + VSOCK_CLOSE_TIMEOUT_MS * 1000000ULL;
+		/* The timer holds the earliest deadline of all closing connections. */
+		for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++) {
+			struct vsock_conn *x = v->conns[i];
+
+			if (x && x->host_closing && x->state != CS_CLOSED && (!next || x->close_deadline < next))
+				next = x->close_deadline;
+		}
+		virtio_dev_timer_at(&v->vdev, next);
+	}
 	pthread_mutex_unlock(&v->lock);
 	virtio_dev_kick(&v->vdev, 0);
 }
@@ -830,390 +882,4 @@ uint32_t vsock_conn_host_port(const struct vsock_conn *c)
 uint32_t vsock_conn_guest_port(const struct vsock_conn *c)
 {
 	return c->guest_port;
-}
-
-/* ---- UNIX-socket bridge ---- */
-
-/*
- * One thread polls the listening socket, every client and an eventfd (woken
- * by the callbacks, which run on the worker, and by destroy). Clients are
- * changed under u->lock; the vsock_* calls on a client's connection are made
- * under u->lock too, which closed() also takes: the lifetime rule of the
- * header. Guest->client bytes use manual credit, so a slow client stalls
- * the guest (by credit) instead of growing a buffer: at most
- * VSOCK_BUF_ALLOC bytes wait per client.
- */
-#define UDS_MAX_CLIENTS 64
-#define UDS_LINE_MAX 32
-#define UDS_CHUNK 16384
-
-enum uds_state { UC_HEADER, UC_CONNECTING, UC_OPEN, UC_DEAD };
-
-struct uds_client {
-	struct vsock_uds *u;
-	int fd;
-	enum uds_state st;
-	struct vsock_conn *c;   /* NULL once closed() ran */
-	bool guest_eof, client_eof;
-	char line[UDS_LINE_MAX];
-	unsigned linelen;
-	uint8_t *out;           /* to the client: ctrl bytes ("OK ...") then guest data */
-	size_t outlen, outcap, ctrl;
-	uint8_t in[UDS_CHUNK];  /* from the client, not yet accepted by vsock_send() */
-	size_t inlen;
-};
-
-struct vsock_uds {
-	struct virtio_vsock *v;
-	int lfd, efd;
-	bool stop;
-	pthread_t thread;
-	pthread_mutex_t lock;
-	struct uds_client *cl[UDS_MAX_CLIENTS];
-};
-
-static void uds_wake(struct vsock_uds *u)
-{
-	uint64_t one = 1;
-
-	if (write(u->efd, &one, sizeof(one)) != sizeof(one))
-		log_errno(errno, "virtio-vsock: bridge wake");
-}
-
-/* Caller holds u->lock. */
-static bool out_append(struct uds_client *k, const void *buf, size_t len)
-{
-	if (k->outcap - k->outlen < len) {
-		size_t cap = k->outlen + len + 4096;
-		uint8_t *p = realloc(k->out, cap);
-
-		if (!p)
-			return false;
-		k->out = p;
-		k->outcap = cap;
-	}
-	memcpy(k->out + k->outlen, buf, len);
-	k->outlen += len;
-	return true;
-}
-
-static void uds_connected(void *cctx)
-{
-	struct uds_client *k = cctx;
-	char ok[32];
-	int n;
-
-	pthread_mutex_lock(&k->u->lock);
-	n = snprintf(ok, sizeof(ok), "OK %u\n", vsock_conn_host_port(k->c));
-	if (k->st == UC_CONNECTING && out_append(k, ok, (size_t)n)) {
-		k->ctrl += (size_t)n;
-		k->st = UC_OPEN;
-	}
-	pthread_mutex_unlock(&k->u->lock);
-	uds_wake(k->u);
-}
-
-static void uds_recv(void *cctx, const uint8_t *buf, size_t len)
-{
-	struct uds_client *k = cctx;
-
-	pthread_mutex_lock(&k->u->lock);
-	if (!len)
-		k->guest_eof = true;
-	else if (!out_append(k, buf, len) && k->c)
-		vsock_close(k->c);
-	pthread_mutex_unlock(&k->u->lock);
-	uds_wake(k->u);
-}
-
-static void uds_closed(void *cctx)
-{
-	struct uds_client *k = cctx;
-
-	pthread_mutex_lock(&k->u->lock);
-	k->c = NULL;
-	k->st = UC_DEAD;
-	pthread_mutex_unlock(&k->u->lock);
-	uds_wake(k->u);
-}
-
-static void uds_writable(void *cctx)
-{
-	uds_wake(((struct uds_client *)cctx)->u);
-}
-
-static const struct vsock_listener_ops uds_conn_ops = {
-	.recv = uds_recv, .closed = uds_closed, .connected = uds_connected, .writable = uds_writable,
-	.manual_credit = true,
-};
-
-/* Caller holds u->lock. Free slot i (its connection, if any, is gone). */
-static void client_free(struct vsock_uds *u, unsigned i)
-{
-	struct uds_client *k = u->cl[i];
-
-	close(k->fd);
-	free(k->out);
-	free(k);
-	u->cl[i] = NULL;
-}
-
-/* Caller holds u->lock. The client went away or broke the protocol. */
-static void client_drop(struct vsock_uds *u, unsigned i)
-{
-	struct uds_client *k = u->cl[i];
-
-	if (k->c) {
-		vsock_close(k->c); /* closed() frees it later */
-		k->client_eof = true;
-		k->outlen = k->ctrl = 0;
-		return;
-	}
-	client_free(u, i);
-}
-
-/* Caller holds u->lock. Parse "CONNECT <port>\n" one byte at a time (never read past it). */
-static void client_header(struct vsock_uds *u, unsigned i)
-{
-	struct uds_client *k = u->cl[i];
-	unsigned long port;
-	char ch, *end;
-	ssize_t n = read(k->fd, &ch, 1);
-
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		client_free(u, i);
-		return;
-	}
-	if (ch != '\n') {
-		if (k->linelen + 1 >= UDS_LINE_MAX)
-			client_free(u, i);
-		else
-			k->line[k->linelen++] = ch;
-		return;
-	}
-	k->line[k->linelen] = 0;
-	if (strncmp(k->line, "CONNECT ", 8) || k->line[8] < '0' || k->line[8] > '9' ||
-	    (errno = 0, port = strtoul(k->line + 8, &end, 10), errno) || port > UINT32_MAX ||
-	    (*end && strcmp(end, "\r"))) {
-		client_free(u, i);
-		return;
-	}
-	if (vsock_connect(u->v, (uint32_t)port, &uds_conn_ops, k, &k->c)) {
-		k->c = NULL;
-		client_free(u, i);
-		return;
-	}
-	k->st = UC_CONNECTING;
-}
-
-/* Caller holds u->lock. */
-static void client_io(struct vsock_uds *u, unsigned i, short rev)
-{
-	struct uds_client *k = u->cl[i];
-
-	if ((rev & POLLOUT) && k->outlen) {
-		ssize_t n = send(k->fd, k->out, k->outlen, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n < 0 && errno != EAGAIN && errno != EINTR) {
-			client_drop(u, i);
-			return;
-		}
-		if (n > 0) {
-			size_t data = (size_t)n > k->ctrl ? (size_t)n - k->ctrl : 0;
-
-			k->ctrl -= (size_t)n - data;
-			memmove(k->out, k->out + n, k->outlen - (size_t)n);
-			k->outlen -= (size_t)n;
-			if (data && k->c)
-				vsock_consumed(k->c, data);
-		}
-	}
-	if (k->st == UC_HEADER && (rev & (POLLIN | POLLHUP))) {
-		client_header(u, i);
-		return;
-	}
-	if (k->st == UC_OPEN && !k->client_eof && !k->inlen && (rev & (POLLIN | POLLHUP))) {
-		ssize_t n = recv(k->fd, k->in, sizeof(k->in), MSG_DONTWAIT);
-
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		if (n <= 0) {
-			client_drop(u, i);
-			return;
-		}
-		k->inlen = (size_t)n;
-		return;
-	}
-	if (rev & (POLLERR | POLLHUP))
-		client_drop(u, i); /* and stop polling it: no spinning on POLLHUP */
-}
-
-/* Caller holds u->lock. Housekeeping after events: pending sends, EOF, dead clients. */
-static void client_settle(struct vsock_uds *u, unsigned i)
-{
-	struct uds_client *k = u->cl[i];
-
-	if (k->inlen && k->c && k->st == UC_OPEN) {
-		int r = vsock_send(k->c, k->in, k->inlen);
-
-		if (r == 0)
-			k->inlen = 0;
-		else if (r != -EAGAIN)
-			client_drop(u, i);
-		if (!u->cl[i])
-			return;
-	}
-	if (k->guest_eof && !k->outlen) {
-		shutdown(k->fd, SHUT_WR);
-		k->guest_eof = false;
-	}
-	if (k->st == UC_DEAD && (!k->outlen || k->client_eof))
-		client_free(u, i);
-}
-
-static void *uds_thread(void *arg)
-{
-	struct vsock_uds *u = arg;
-	struct pollfd p[UDS_MAX_CLIENTS + 2];
-	unsigned idx[UDS_MAX_CLIENTS + 2];
-
-	for (;;) {
-		unsigned n = 2;
-		uint64_t x;
-
-		pthread_mutex_lock(&u->lock);
-		if (u->stop) {
-			pthread_mutex_unlock(&u->lock);
-			return NULL;
-		}
-		for (unsigned i = 0; i < UDS_MAX_CLIENTS; i++) {
-			struct uds_client *k = u->cl[i];
-			short ev = 0;
-
-			if (!k)
-				continue;
-			client_settle(u, i);
-			if (!(k = u->cl[i]))
-				continue;
-			if (k->st == UC_HEADER || (k->st == UC_OPEN && !k->inlen && !k->client_eof))
-				ev |= POLLIN;
-			if (k->outlen)
-				ev |= POLLOUT;
-			p[n] = (struct pollfd){ .fd = k->client_eof ? -1 : k->fd, .events = ev };
-			idx[n++] = i;
-		}
-		pthread_mutex_unlock(&u->lock);
-		p[0] = (struct pollfd){ .fd = u->efd, .events = POLLIN };
-		p[1] = (struct pollfd){ .fd = u->lfd, .events = POLLIN };
-		if (poll(p, n, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			log_errno(errno, "virtio-vsock: bridge poll");
-			return NULL;
-		}
-		if (p[0].revents & POLLIN)
-			while (read(u->efd, &x, sizeof(x)) == sizeof(x))
-				;
-		pthread_mutex_lock(&u->lock);
-		if (p[1].revents & POLLIN) {
-			int fd = accept4(u->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-			unsigned i = 0;
-
-			while (fd >= 0 && i < UDS_MAX_CLIENTS && u->cl[i])
-				i++;
-			if (fd >= 0 && i < UDS_MAX_CLIENTS && (u->cl[i] = calloc(1, sizeof(struct uds_client)))) {
-				u->cl[i]->u = u;
-				u->cl[i]->fd = fd;
-			} else if (fd >= 0) {
-				close(fd);
-			}
-		}
-		for (unsigned j = 2; j < n; j++)
-			if (p[j].revents && u->cl[idx[j]] && u->cl[idx[j]]->fd == p[j].fd)
-				client_io(u, idx[j], p[j].revents);
-		pthread_mutex_unlock(&u->lock);
-	}
-}
-
-static void uds_stop(struct vsock_uds *u)
-{
-	if (!u)
-		return;
-	pthread_mutex_lock(&u->lock);
-	u->stop = true;
-	pthread_mutex_unlock(&u->lock);
-	uds_wake(u);
-	pthread_join(u->thread, NULL);
-}
-
-/* After the worker stopped and every closed() ran. */
-static void uds_free(struct vsock_uds *u)
-{
-	if (!u)
-		return;
-	for (unsigned i = 0; i < UDS_MAX_CLIENTS; i++)
-		if (u->cl[i])
-			client_free(u, i);
-	close(u->lfd);
-	close(u->efd);
-	pthread_mutex_destroy(&u->lock);
-	free(u);
-}
-
-int vsock_uds_listen(struct virtio_vsock *v, const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct vsock_uds *u;
-	int err;
-
-	if (v->uds)
-		return -EBUSY;
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	u = calloc(1, sizeof(*u));
-	if (!u)
-		return -ENOMEM;
-	u->v = v;
-	u->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	u->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (u->efd < 0 || u->lfd < 0) {
-		err = -errno;
-		goto fail;
-	}
-	{
-		/* Replace a stale socket, never anything else the user owns. */
-		struct stat st;
-
-		if (lstat(path, &st) == 0) {
-			if (!S_ISSOCK(st.st_mode)) {
-				err = -EEXIST;
-				log_msg("virtio-vsock: `%s` exists and is not a socket", path);
-				goto fail;
-			}
-			unlink(path);
-		}
-	}
-	if (bind(u->lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(u->lfd, 16)) {
-		err = -errno;
-		log_errno(err, "virtio-vsock: listen on `%s`", path);
-		goto fail;
-	}
-	pthread_mutex_init(&u->lock, NULL);
-	err = -pthread_create(&u->thread, NULL, uds_thread, u);
-	if (err) {
-		pthread_mutex_destroy(&u->lock);
-		goto fail;
-	}
-	v->uds = u;
-	return 0;
-fail:
-	if (u->lfd >= 0)
-		close(u->lfd);
-	if (u->efd >= 0)
-		close(u->efd);
-	free(u);
-	return err;
 }

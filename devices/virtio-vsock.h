@@ -69,6 +69,7 @@
 #define VSOCK_MAX_ORPHAN_RST 64
 #define VSOCK_RX_SEGS 8                 /* writable segments of an rx buffer we use */
 #define VSOCK_EPHEMERAL_BASE (1u << 30) /* host ports of host-initiated connections */
+#define VSOCK_CLOSE_TIMEOUT_MS 2000     /* vsock_close() -> torn down at the latest */
 
 struct vsock_conn; /* opaque */
 struct vsock_uds;
@@ -137,7 +138,7 @@ struct virtio_vsock {
 	uint8_t bounce[VSOCK_MAX_PAYLOAD];
 
 	/* statistics (atomic) */
-	uint64_t dropped;       /* packets with wrong CIDs, orphan RSTs not sent */
+	uint64_t dropped;       /* packets with wrong CIDs, orphan RSTs not sent, payload after vsock_close() */
 	uint64_t proto_errors;  /* connections reset for a protocol error */
 
 	struct vsock_uds *uds;  /* vsock_uds_listen() */
@@ -172,20 +173,17 @@ int vsock_send(struct vsock_conn *c, const void *buf, size_t len) must_check;
 /* With manual_credit: n bytes handed to recv() were consumed. */
 void vsock_consumed(struct vsock_conn *c, size_t n);
 
-/* Orderly close: queued data is delivered, then SHUTDOWN and RST; then closed(). */
+/*
+ * Orderly close: queued data is delivered, then SHUTDOWN and RST; then
+ * closed(). From this call on the connection takes no more payload from the
+ * guest (recv() is not called again; what arrives is dropped and counted),
+ * and it is torn down (closed(), RST owed) after VSOCK_CLOSE_TIMEOUT_MS even
+ * if the guest never posts an rx buffer or never grants credit.
+ */
 void vsock_close(struct vsock_conn *c);
 
 /* The ports of a connection (valid while c is). */
 uint32_t vsock_conn_host_port(const struct vsock_conn *c);
 uint32_t vsock_conn_guest_port(const struct vsock_conn *c);
-
-/*
- * Host programs: listen on the UNIX socket `path` (a stale socket there is
- * replaced; any other file is left alone and the call fails with -EEXIST). A client writes "CONNECT <port>\n", gets "OK <host_port>\n"
- * once the guest accepted (or is disconnected if it refused), then raw bytes
- * flow both ways (Firecracker's convention). One bridge thread, stopped and
- * joined by virtio_vsock_destroy(). -errno.
- */
-int vsock_uds_listen(struct virtio_vsock *v, const char *path) must_check;
 
 #endif

@@ -75,6 +75,12 @@ void vq_reset(struct vq *q)
 	memset(q, 0, sizeof(*q));
 }
 
+void vq_set_base(struct vq *q, uint16_t idx)
+{
+	q->last_avail = idx;
+	q->used_idx = idx;
+}
+
 int vq_enable(struct vq *q, const struct gm_view *view, uint16_t size, uint64_t desc, uint64_t avail,
 	      uint64_t used, bool event_idx)
 {

@@ -110,6 +110,13 @@ int vq_enable(struct vq *q, const struct gm_view *view, uint16_t size, uint64_t 
 void vq_reset(struct vq *q);
 
 /*
+ * A queue that resumes where another process left it (vhost-user
+ * SET_VRING_BASE): the next avail slot to read and our used index start at
+ * idx instead of 0. Call right after vq_enable().
+ */
+void vq_set_base(struct vq *q, uint16_t idx);
+
+/*
  * Take the next available chain into *c.
  * Returns 1 when a chain was taken, 0 when nothing is available (or the
  * queue is not enabled), or a negative errno (table above) when the driver

@@ -3,7 +3,7 @@
 
 #include <errno.h>
 #include <string.h>
-#include "firmware/layout.h"
+#include "lib/layout.h"
 
 /* Layouts from the MP specification 1.4, chapter 4. */
 struct mpf_intel {

@@ -3,7 +3,7 @@
 
 #include <asm/e820.h>
 #include <string.h>
-#include "firmware/layout.h"
+#include "lib/layout.h"
 
 const uint64_t boot_gdt[4] = {
 	0,

@@ -62,3 +62,51 @@ void log_debug(const char *fmt, ...)
 	vlog(NULL, fmt, ap);
 	va_end(ap);
 }
+
+void log_limited(struct ratelimit *rl, const char *fmt, ...)
+{
+	uint64_t suppressed = 0;
+	char suffix[96] = "";
+	va_list ap;
+
+	if (quiet || !ratelimit_pass(rl, &suppressed))
+		return;
+	if (suppressed)
+		snprintf(suffix, sizeof(suffix), " (%llu similar lines suppressed)", (unsigned long long)suppressed);
+	va_start(ap, fmt);
+	vlog(suffix, fmt, ap);
+	va_end(ap);
+}
+
+static void report_one(void *ctx, const char *site, uint64_t n)
+{
+	(void)ctx;
+	log_msg("%llu guest-triggered lines suppressed (%s)", (unsigned long long)n, site);
+}
+
+unsigned long long log_report_suppressed(void)
+{
+	return ratelimit_report(quiet ? NULL : report_one, NULL);
+}
+
+const char *log_escape(char *buf, size_t len, const char *s)
+{
+	size_t o = 0;
+
+	if (!len)
+		return buf;
+	for (; *s && o + 1 < len; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c >= 0x7F || c == '\\' || c == '"') {
+			if (o + 5 > len)
+				break;
+			snprintf(buf + o, len - o, "\\x%02x", c);
+			o += 4;
+		} else {
+			buf[o++] = (char)c;
+		}
+	}
+	buf[o] = '\0';
+	return buf;
+}

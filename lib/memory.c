@@ -53,6 +53,26 @@ void gm_destroy(struct guest_mem *m)
 	m->nregions = 0;
 }
 
+void gm_init_empty(struct guest_mem *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+}
+
+int gm_add_region(struct guest_mem *m, uint64_t gpa, uint64_t size, uint8_t *host, uint64_t fd_offset)
+{
+	if (!size || gpa + size < gpa || !host)
+		return -EINVAL;
+	for (unsigned i = 0; i < m->nregions; i++)
+		if (ranges_overlap(gpa, size, m->region[i].gpa, m->region[i].size))
+			return -EINVAL;
+	if (m->nregions == GM_MAX_REGIONS)
+		return -ENOSPC;
+	m->region[m->nregions++] = (struct gm_region){ .gpa = gpa, .size = size, .host = host, .fd_offset = fd_offset };
+	m->size += size;
+	return 0;
+}
+
 uint64_t gm_low_end(const struct guest_mem *m)
 {
 	return m->nregions ? m->region[0].gpa + m->region[0].size : 0;

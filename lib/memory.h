@@ -16,12 +16,13 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "lib/layout.h"
 #include "lib/util.h"
 
 /* Start of the 32-bit MMIO hole: RAM above this moves to 4 GiB. */
-#define GM_MMIO_HOLE_START 0xC0000000ULL
-#define GM_MMIO_HOLE_END SZ_4G
-#define GM_MAX_REGIONS 2
+#define GM_MMIO_HOLE_START LAYOUT_MMIO_HOLE_START
+#define GM_MMIO_HOLE_END LAYOUT_MMIO_HOLE_END
+#define GM_MAX_REGIONS 8 /* the monitor uses 2; a vhost-user back end maps what it is given */
 
 struct gm_region {
 	uint64_t gpa;
@@ -64,6 +65,15 @@ struct gm_view {
 /* Create memfd-backed RAM of `size` bytes (multiple of 2 MiB). -errno. */
 int gm_create(struct guest_mem *m, uint64_t size) must_check;
 void gm_destroy(struct guest_mem *m);
+
+/*
+ * For a process that maps only the regions it is given (a vhost-user back
+ * end): start empty, then add each region. gm_add_region() refuses a region
+ * that wraps, is empty or overlaps another (-EINVAL), or one too many
+ * (-ENOSPC). The caller owns the mappings.
+ */
+void gm_init_empty(struct guest_mem *m);
+int gm_add_region(struct guest_mem *m, uint64_t gpa, uint64_t size, uint8_t *host, uint64_t fd_offset) must_check;
 
 /* End of RAM below the MMIO hole. */
 uint64_t gm_low_end(const struct guest_mem *m);

@@ -43,6 +43,15 @@ int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out) must_ch
 /* Read a whole file into a malloc'd buffer (at most max bytes); -errno. */
 int read_file(const char *path, size_t max, uint8_t **buf, size_t *len) must_check;
 
+/*
+ * The error convention (docs/architecture.md): a fallible function returns
+ * a negative errno; where the caller needs words for the user it also
+ * passes a buffer, and the function fills it with one line naming what it
+ * refused. err_set() writes that line and returns `ret`, so a check is one
+ * statement:  return err_set(err, errlen, -EINVAL, "header %s ...", x);
+ */
+int err_set(char *err, size_t errlen, int ret, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* Nanoseconds of CLOCK_MONOTONIC. */
 uint64_t now_ns(void);
 

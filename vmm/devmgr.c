@@ -6,6 +6,13 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+#include <linux/fuse.h>
+#include <linux/virtio_fs.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include "devices/vhost-user-frontend.h"
 #include "vmm/events.h"
 #include "lib/log.h"
 
@@ -70,6 +77,16 @@ static void kvm_msi_route(void *ctx, struct virtio_dev *vd, unsigned vec, uint64
 			  (unsigned long long)addr, data);
 }
 
+static void device_failed(void *ctx, struct virtio_dev *vd, const char *why)
+{
+	char reason[512];
+
+	(void)ctx;
+	events_json_string(reason, sizeof(reason), why);
+	events_guest("device-needs-reset", "\"device\":\"%s\",\"slot\":%u,\"reason\":%s", vd->ops->name, vd->pci.slot,
+		     reason);
+}
+
 static void kvm_msi_deliver(void *ctx, struct virtio_dev *vd, unsigned vec)
 {
 	struct kvm_vectors *kv = vd->plat_dev;
@@ -82,32 +99,18 @@ static void kvm_msi_deliver(void *ctx, struct virtio_dev *vd, unsigned vec)
 		log_errno(errno, "%s: MSI-X vector %u", vd->ops->name, vec);
 }
 
-int devmgr_init(struct devmgr *dm, struct vm *vm, bus_io_fn cf9_io, void *cf9_opaque)
+int devmgr_init(struct devmgr *dm, struct vm *vm, bool isolate, bus_io_fn cf9_io, void *cf9_opaque)
 {
 	memset(dm, 0, sizeof(*dm));
 	dm->vm = vm;
+	dm->isolate = isolate;
+	pthread_mutex_init(&dm->lock, NULL);
 	dm->plat = (struct virtio_platform){
-		.ioeventfd = kvm_ioeventfd, .msi_route = kvm_msi_route, .msi_deliver = kvm_msi_deliver, .ctx = dm,
+		.ioeventfd = kvm_ioeventfd, .msi_route = kvm_msi_route, .msi_deliver = kvm_msi_deliver,
+		.failed = device_failed, .ctx = dm,
 	};
 	pci_bus_init(&dm->pci, gm_low_end(&vm->mem));
 	return pci_bus_attach(&dm->pci, &vm->pio, &vm->mmio, cf9_io, cf9_opaque);
-}
-
-int devmgr_add_rng(struct devmgr *dm, const struct gm_view *view)
-{
-	int err = virtio_rng_init(&dm->rng, &dm->plat, view);
-	int slot;
-
-	if (err)
-		return err;
-	slot = pci_bus_add(&dm->pci, &dm->rng.vdev.pci, -1);
-	if (slot < 0) {
-		virtio_rng_destroy(&dm->rng);
-		return slot;
-	}
-	dm->have_rng = true;
-	events_emit("device-added", "\"device\":\"virtio-rng\",\"slot\":%d", slot);
-	return 0;
 }
 
 int devmgr_add_vsock(struct devmgr *dm, const char *uds_path)
@@ -129,37 +132,268 @@ int devmgr_add_vsock(struct devmgr *dm, const char *uds_path)
 			return err;
 		}
 	}
-	events_emit("device-added", "\"device\":\"virtio-vsock\",\"slot\":%d,\"guest_cid\":%d", slot,
+	events_emit("device-added", "\"device\":\"virtio-vsock\",\"slot\":%d,\"detail\":\"guest_cid=%d\"", slot,
 		    DEVMGR_GUEST_CID);
 	return 0;
+}
+
+/* ---- the device list ---- */
+
+/* Register d's device on the bus and in the list; the slot or -errno. */
+static int add_device(struct devmgr *dm, struct dm_dev *d, const char *detail)
+{
+	int slot;
+
+	if (dm->ndev == DEVMGR_MAX_DEVICES)
+		return -ENOSPC;
+	slot = pci_bus_add(&dm->pci, &d->vd->pci, -1);
+	if (slot < 0)
+		return slot;
+	d->slot = (unsigned)slot;
+	d->dm = dm;
+	pthread_mutex_lock(&dm->lock);
+	dm->dev[dm->ndev++] = d;
+	pthread_mutex_unlock(&dm->lock);
+	events_emit("device-added", "\"device\":\"%s\",\"slot\":%d,\"detail\":\"%s%s\"", d->kind, slot, detail,
+		    d->be.pid ? " isolated" : "");
+	return slot;
+}
+
+/* A back end hung up: what became of its process, once (the front end already failed the device). */
+static void backend_gone(void *ctx, struct vhu_front *f, const char *why)
+{
+	struct dm_dev *d = ctx;
+	char how[96];
+
+	(void)f;
+	if (!d->be.pid) { /* an external back end: not ours to reap */
+		log_msg("%s (slot %u): its external back end hung up; the device needs a reset", d->kind, d->slot);
+		events_emit("backend-exited", "\"device\":\"%s\",\"slot\":%u,\"pid\":0,\"how\":\"hung up\"", d->kind,
+			    d->slot);
+		return;
+	}
+	backend_reap(&d->be, 2000, how, sizeof(how));
+	if (!d->be.reaped) { /* hung, or broke the protocol: it is not coming back */
+		kill(d->be.pid, SIGKILL);
+		backend_reap(&d->be, 2000, how, sizeof(how));
+	}
+	log_msg("%s (slot %u): its back end (pid %d) %s; the device needs a reset (%s)", d->kind, d->slot,
+		(int)d->be.pid, how, why);
+	events_emit("backend-exited", "\"device\":\"%s\",\"slot\":%u,\"pid\":%d,\"how\":\"%s\"", d->kind, d->slot,
+		    (int)d->be.pid, how);
+}
+
+/* After an fs back end died: FORGET needs no reply; every other FUSE request gets EIO. */
+static uint32_t fs_fail_chain(void *ctx, unsigned q, const struct vq_chain *c)
+{
+	struct fuse_in_header in;
+	struct fuse_out_header out;
+	struct iov_cursor rd, wr;
+
+	(void)ctx;
+	iov_cursor_init(&rd, c->iov, c->nr_out);
+	iov_cursor_init(&wr, c->iov + c->nr_out, c->nr_in);
+	if (q == 0 || !iov_read_obj(&rd, &in))
+		return 0;
+	out = (struct fuse_out_header){ .len = sizeof(out), .error = -EIO, .unique = in.unique };
+	return iov_write_obj(&wr, &out) ? (uint32_t)sizeof(out) : 0;
+}
+
+static const struct vhu_front_ops front_ops = { .gone = backend_gone };
+static const struct vhu_front_ops fs_front_ops = { .gone = backend_gone, .fail_chain = fs_fail_chain };
+
+/* Connect the guest-visible device to a back end on `sock` (ours now); `be` may be an empty (external) one. */
+static int add_front(struct devmgr *dm, struct dm_dev *d, const struct virtio_dev_ops *tmpl, unsigned nq,
+		     const void *config, const struct gm_view *view, int sock, const char *detail, char *err,
+		     size_t errlen);
+
+static void front_destroy(struct dm_dev *d)
+{
+	vhu_front_destroy(d->obj); /* closes the socket: the back end exits by itself */
+	backend_stop(&d->be, 3000);
+}
+
+static int add_front(struct devmgr *dm, struct dm_dev *d, const struct virtio_dev_ops *tmpl, unsigned nq,
+		     const void *config, const struct gm_view *view, int sock, const char *detail, char *err,
+		     size_t errlen)
+{
+	struct vhu_front *f = calloc(1, sizeof(*f));
+	int r;
+
+	if (!f) {
+		close(sock);
+		return err_set(err, errlen, -ENOMEM, "out of memory");
+	}
+	d->obj = f;
+	d->vd = &f->vdev;
+	d->destroy = front_destroy;
+	r = vhu_front_init(f, tmpl, nq, config, &dm->plat, view, sock,
+			   !strcmp(d->kind, "virtio-fs") ? &fs_front_ops : &front_ops, d, err, errlen);
+	if (!r) {
+		r = add_device(dm, d, detail);
+		if (r < 0)
+			err_set(err, errlen, r, "no PCI slot: %s", strerror(-r));
+	}
+	if (r < 0) {
+		vhu_front_destroy(f);
+		free(f);
+		d->obj = NULL;
+	}
+	return r;
+}
+
+/*
+ * The one way a device's data plane goes into its own process: start
+ * `aperture-backend ARGS`, connect the guest-visible device (the template
+ * `tmpl` with `nq` queues and configuration `config`) to it over vhost-user,
+ * hand it only `view`, and let its death turn into NEEDS_RESET.
+ */
+static int add_isolated(struct devmgr *dm, const char *kind, const struct virtio_dev_ops *tmpl, unsigned nq,
+			const void *config, const struct gm_view *view, const char *const *args, const char *detail)
+{
+	struct dm_dev *d = calloc(1, sizeof(*d));
+	char err[256];
+	int sock, r;
+
+	if (!d)
+		return -ENOMEM;
+	d->kind = kind;
+	r = backend_spawn(&d->be, args, &sock, err, sizeof(err));
+	if (!r)
+		r = add_front(dm, d, tmpl, nq, config, view, sock, detail, err, sizeof(err));
+	if (r < 0) {
+		log_msg("%s: %s", kind, err);
+		backend_stop(&d->be, 1000);
+		free(d);
+		return r;
+	}
+	events_emit("backend-started", "\"device\":\"%s\",\"slot\":%u,\"pid\":%d", kind, d->slot, (int)d->be.pid);
+	return r;
+}
+
+static void fs_config(struct virtio_fs_config *c, const char *tag, unsigned nreq)
+{
+	memset(c, 0, sizeof(*c));
+	memcpy(c->tag, tag, strnlen(tag, sizeof(c->tag)));
+	c->num_request_queues = nreq; /* little-endian host */
+}
+
+int devmgr_add_fs_external(struct devmgr *dm, const struct gm_view *view, const char *tag, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct virtio_dev_ops t = *virtio_fs_ops();
+	struct virtio_fs_config c;
+	struct dm_dev *d;
+	char err[256], detail[96];
+	int sock, r;
+
+	if (strlen(path) >= sizeof(sa.sun_path) || strlen(tag) > sizeof(c.tag))
+		return -EINVAL;
+	strcpy(sa.sun_path, path);
+	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (sock < 0 || connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = -errno;
+		log_errno(r, "--vhost-user-fs %s: connect", path);
+		if (sock >= 0)
+			close(sock);
+		return r;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		close(sock);
+		return -ENOMEM;
+	}
+	d->kind = "virtio-fs";
+	fs_config(&c, tag, 1);
+	t.nqueues = 2;
+	snprintf(detail, sizeof(detail), "tag=%s queues=1 vhost-user=%s", tag, path);
+	r = add_front(dm, d, &t, 2, &c, view, sock, detail, err, sizeof(err));
+	if (r < 0) {
+		log_msg("--vhost-user-fs %s: %s", path, err);
+		free(d);
+	}
+	return r;
+}
+
+static void rng_destroy(struct dm_dev *d)
+{
+	virtio_rng_destroy(d->obj);
+}
+
+int devmgr_add_rng(struct devmgr *dm, const struct gm_view *view)
+{
+	static const char *const args[] = { "rng", NULL };
+	struct virtio_rng *rng;
+	struct dm_dev *d;
+	int r = -ENOMEM;
+
+	if (dm->isolate)
+		return add_isolated(dm, "virtio-rng", virtio_rng_ops(), 1, NULL, view, args, "");
+	d = calloc(1, sizeof(*d));
+	rng = calloc(1, sizeof(*rng));
+	if (!d || !rng || (r = virtio_rng_init(rng, &dm->plat, view))) {
+		free(d);
+		free(rng);
+		return d && rng ? r : -ENOMEM;
+	}
+	*d = (struct dm_dev){ .kind = "virtio-rng", .obj = rng, .vd = &rng->vdev, .destroy = rng_destroy };
+	r = add_device(dm, d, "");
+	if (r < 0) {
+		rng_destroy(d);
+		free(rng);
+		free(d);
+	}
+	return r;
+}
+
+static void fs_destroy(struct dm_dev *d)
+{
+	virtio_fs_destroy(d->obj);
 }
 
 int devmgr_add_fs(struct devmgr *dm, const struct gm_view *view, const char *tag, const char *root,
 		  unsigned nqueues)
 {
+	char detail[96];
 	struct virtio_fs *fs;
-	int err, slot;
+	struct dm_dev *d;
+	int r;
 
-	if (dm->nfs == DEVMGR_MAX_FS)
-		return -ENOSPC;
+	snprintf(detail, sizeof(detail), "tag=%s queues=%u", tag, nqueues); /* tags are [A-Za-z0-9_.-] (cli.c) */
+	if (dm->isolate) {
+		struct virtio_dev_ops t = *virtio_fs_ops();
+		struct virtio_fs_config c;
+		char q[16];
+		const char *args[] = { "fs", "--shared-dir", root, "--tag", tag, "--queues", q, NULL };
+
+		if (strlen(tag) > sizeof(c.tag) || !nqueues || nqueues > VIRTIO_FS_MAX_REQ_QUEUES)
+			return -EINVAL;
+		fs_config(&c, tag, nqueues);
+		snprintf(q, sizeof(q), "%u", nqueues);
+		t.nqueues = 1 + nqueues;
+		return add_isolated(dm, "virtio-fs", &t, 1 + nqueues, &c, view, args, detail);
+	}
+	d = calloc(1, sizeof(*d));
 	fs = calloc(1, sizeof(*fs));
-	if (!fs)
+	if (!d || !fs) {
+		free(d);
+		free(fs);
 		return -ENOMEM;
-	err = virtio_fs_init(fs, &dm->plat, view, tag, root, nqueues);
-	if (err) {
-		free(fs);
-		return err;
 	}
-	slot = pci_bus_add(&dm->pci, &fs->vdev.pci, -1);
-	if (slot < 0) {
-		virtio_fs_destroy(fs);
+	r = virtio_fs_init(fs, &dm->plat, view, tag, root, nqueues);
+	if (r) {
 		free(fs);
-		return slot;
+		free(d);
+		return r;
 	}
-	dm->fs[dm->nfs++] = fs;
-	events_emit("device-added", "\"device\":\"virtio-fs\",\"slot\":%d,\"tag\":\"%s\",\"queues\":%u", slot, tag,
-		    nqueues);
-	return slot;
+	*d = (struct dm_dev){ .kind = "virtio-fs", .obj = fs, .vd = &fs->vdev, .destroy = fs_destroy };
+	r = add_device(dm, d, detail);
+	if (r < 0) {
+		fs_destroy(d);
+		free(fs);
+		free(d);
+	}
+	return r;
 }
 
 static void report_one(struct virtio_dev *vd)
@@ -171,22 +405,21 @@ static void report_one(struct virtio_dev *vd)
 	pthread_mutex_unlock(&vd->lock);
 	events_emit("device-stats",
 		    "\"device\":\"%s\",\"slot\":%u,\"aperture\":%s,\"aperture_base\":\"0x%llx\",\"aperture_size\":%llu,"
-		    "\"ranges_checked\":%llu,\"violations\":%llu,\"needs_reset\":%s",
+		    "\"ranges_checked\":%llu,\"violations\":%llu,\"needs_reset\":%s,\"guest_errors\":%llu",
 		    vd->ops->name, vd->pci.slot, vd->view.aperture ? "true" : "false",
 		    (unsigned long long)(vd->view.aperture ? vd->view.base : 0),
 		    (unsigned long long)(vd->view.aperture ? vd->view.size : 0),
 		    (unsigned long long)__atomic_load_n(&vd->stats.checked, __ATOMIC_RELAXED),
-		    (unsigned long long)__atomic_load_n(&vd->stats.denied, __ATOMIC_RELAXED), failed ? "true" : "false");
+		    (unsigned long long)__atomic_load_n(&vd->stats.denied, __ATOMIC_RELAXED), failed ? "true" : "false",
+		    (unsigned long long)__atomic_load_n(&vd->violations, __ATOMIC_RELAXED));
 }
 
 void devmgr_report(struct devmgr *dm)
 {
 	if (dm->have_vsock)
 		report_one(&dm->vsock.vdev);
-	if (dm->have_rng)
-		report_one(&dm->rng.vdev);
-	for (unsigned i = 0; i < dm->nfs; i++)
-		report_one(&dm->fs[i]->vdev);
+	for (unsigned i = 0; i < dm->ndev; i++)
+		report_one(dm->dev[i]->vd);
 }
 
 static void free_vectors(struct virtio_dev *vd)
@@ -204,21 +437,19 @@ static void free_vectors(struct virtio_dev *vd)
 
 void devmgr_destroy(struct devmgr *dm)
 {
-	if (dm->have_rng) {
-		virtio_rng_destroy(&dm->rng);
-		free_vectors(&dm->rng.vdev);
-	}
-	dm->have_rng = false;
 	if (dm->have_vsock) {
 		virtio_vsock_destroy(&dm->vsock);
 		free_vectors(&dm->vsock.vdev);
 	}
 	dm->have_vsock = false;
-	for (unsigned i = 0; i < dm->nfs; i++) {
-		virtio_fs_destroy(dm->fs[i]);
-		free_vectors(&dm->fs[i]->vdev);
-		free(dm->fs[i]);
-		dm->fs[i] = NULL;
+	for (unsigned i = 0; i < dm->ndev; i++) {
+		struct dm_dev *d = dm->dev[i];
+
+		d->destroy(d);
+		free_vectors(d->vd);
+		free(d->obj);
+		free(d);
+		dm->dev[i] = NULL;
 	}
-	dm->nfs = 0;
+	dm->ndev = 0;
 }

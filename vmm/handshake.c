@@ -14,6 +14,13 @@ static void *hs_accept(void *ctx, struct vsock_conn *c, uint32_t guest_port)
 	struct handshake *hs = ctx;
 	struct hs_conn *hc = NULL;
 
+	if (guest_port >= INITCHAN_PRIVILEGED_PORTS) {
+		/* Only root in the guest may speak for the guest: refused with RST. */
+		__atomic_fetch_add(&hs->refused, 1, __ATOMIC_RELAXED);
+		log_guest("init channel: connection from unprivileged guest port %u refused", guest_port);
+		events_guest("init-channel-refused", "\"guest_port\":%u,\"reason\":\"unprivileged-port\"", guest_port);
+		return NULL;
+	}
 	pthread_mutex_lock(&hs->lock);
 	for (unsigned i = 0; i < HANDSHAKE_MAX_CONNS && !hc; i++)
 		if (!hs->conns[i].conn)
@@ -24,10 +31,14 @@ static void *hs_accept(void *ctx, struct vsock_conn *c, uint32_t guest_port)
 		initchan_parser_init(&hc->parser);
 	}
 	pthread_mutex_unlock(&hs->lock);
-	if (hc)
-		events_emit("init-channel-connected", "\"guest_port\":%u", guest_port);
-	else
-		log_msg("init channel: more than %d connections, refusing one", HANDSHAKE_MAX_CONNS);
+	if (hc) {
+		events_guest("init-channel-connected", "\"guest_port\":%u", guest_port);
+	} else {
+		__atomic_fetch_add(&hs->refused, 1, __ATOMIC_RELAXED);
+		log_guest("init channel: more than %d connections, refusing one", HANDSHAKE_MAX_CONNS);
+		events_guest("init-channel-refused", "\"guest_port\":%u,\"reason\":\"too-many-connections\"",
+			     guest_port);
+	}
 	return hc;
 }
 
@@ -39,13 +50,14 @@ static void hs_recv(void *conn_ctx, const uint8_t *buf, size_t len)
 	int r;
 
 	pthread_mutex_lock(&hs->lock);
-	if (hc->conn) {
+	/* After a malformed message the stream is dead for input (the parser's error is sticky). */
+	if (hc->conn && !hc->parser.error) {
 		hs->reply_to = hc->conn; /* messages are handled with their sender in reach */
 		r = initchan_feed(&hc->parser, buf, len, on_msg, hs, err, sizeof(err));
 		if (r) {
 			hs->malformed++;
-			log_msg("init channel: malformed message (%s): closing the connection", err);
-			events_emit("init-channel-malformed", NULL);
+			log_guest("init channel: malformed message (%s): closing the connection", err);
+			events_guest("init-channel-malformed", NULL);
 			vsock_close(hc->conn);
 		}
 	}
@@ -73,7 +85,7 @@ static const struct vsock_listener_ops hs_ops = {
 static void send_devices_ready(struct handshake *hs, const struct initchan_device *d, unsigned n)
 {
 	static uint8_t buf[INITCHAN_MAX_MSG];
-	long len = initchan_build_devices_ready(buf, sizeof(buf), d, n);
+	long len = initchan_build_devices_ready(buf, sizeof(buf), d, n, hs->cfg->exec);
 	int r = -ENOTCONN;
 
 	/* Called from on_msg() with hs->lock held, so reply_to is alive. */
@@ -119,17 +131,18 @@ static void on_caps(struct handshake *hs, const struct initchan_msg *m)
 {
 	struct initchan_device devs[CLI_MAX_SHARES + 2];
 	struct aperture ap[CLI_MAX_SHARES + 2];
-	char rel[2 * INITCHAN_STR], why[256];
+	char rel[8 * INITCHAN_STR], esc[4 * INITCHAN_STR], why[256];
 	const char *reason = m->swiotlb_base || m->swiotlb_size ? "pool-refused" : "no-pool";
 	enum hs_outcome o;
 	struct gm_view view;
 	unsigned n = 0;
+	int slot;
 
 	events_json_string(rel, sizeof(rel), m->kernel_release);
-	events_emit("guest-capabilities", "\"swiotlb_base\":\"0x%llx\",\"swiotlb_size\":%llu,\"kernel_release\":%s",
+	events_guest("guest-capabilities", "\"swiotlb_base\":\"0x%llx\",\"swiotlb_size\":%llu,\"kernel_release\":%s",
 		    (unsigned long long)m->swiotlb_base, (unsigned long long)m->swiotlb_size, rel);
 	if (hs->caps_seen) {
-		log_msg("init channel: second guest-capabilities ignored");
+		log_guest("init channel: second guest-capabilities ignored");
 		return;
 	}
 	hs->caps_seen = true;
@@ -143,7 +156,7 @@ static void on_caps(struct handshake *hs, const struct initchan_msg *m)
 		/* The one warning (as the WSL change gives): devices work, unconfined. */
 		log_msg("warning: guest kernel %s: %s; devices get no DMA aperture (boot a kernel with the "
 			"Aperture patches, guest/linux/, or pass --require-aperture to refuse)",
-			m->kernel_release[0] ? m->kernel_release : "(unknown)", why);
+			m->kernel_release[0] ? log_escape(esc, sizeof(esc), m->kernel_release) : "(unknown)", why);
 		events_emit("aperture-fallback", "\"reason\":\"%s\"", reason);
 		break;
 	case HS_REFUSED:
@@ -155,23 +168,28 @@ static void on_caps(struct handshake *hs, const struct initchan_msg *m)
 	/* The devices that waited for the handshake, in cli_aperture_kinds() order. */
 	view = o == HS_APERTURES ? gm_view_aperture(&hs->vm->mem, ap[0].base, ap[0].size)
 				 : gm_view_all(&hs->vm->mem);
-	if (devmgr_add_rng(hs->dm, &view) == 0) {
-		devs[n++] = (struct initchan_device){ .kind = "virtio-rng", .slot = hs->dm->rng.vdev.pci.slot,
+	slot = devmgr_add_rng(hs->dm, &view);
+	if (slot >= 0) {
+		devs[n++] = (struct initchan_device){ .kind = "virtio-rng", .slot = (unsigned)slot,
 						      .aperture_base = ap[0].base, .aperture_size = ap[0].size };
-		programmed(hs, o, "virtio-rng", hs->dm->rng.vdev.pci.slot, &ap[0]);
+		programmed(hs, o, "virtio-rng", (unsigned)slot, &ap[0]);
 	} else {
-		log_msg("cannot add virtio-rng");
+		log_errno(slot, "cannot add virtio-rng");
 	}
 	for (unsigned i = 0; i < hs->cfg->nshares; i++) {
 		const struct cli_share *sh = &hs->cfg->share[i];
 		const struct aperture *a = &ap[1 + i];
-		int slot;
 
 		view = o == HS_APERTURES ? gm_view_aperture(&hs->vm->mem, a->base, a->size) : gm_view_all(&hs->vm->mem);
-		slot = devmgr_add_fs(hs->dm, &view, sh->tag, sh->path,
-				     hs->cfg->cpus < VIRTIO_FS_MAX_REQ_QUEUES ? hs->cfg->cpus : VIRTIO_FS_MAX_REQ_QUEUES);
+		if (sh->vhost_user)
+			slot = devmgr_add_fs_external(hs->dm, &view, sh->tag, sh->vhost_user);
+		else
+			slot = devmgr_add_fs(hs->dm, &view, sh->tag, sh->path,
+					     hs->cfg->cpus < VIRTIO_FS_MAX_REQ_QUEUES ? hs->cfg->cpus
+										: VIRTIO_FS_MAX_REQ_QUEUES);
 		if (slot < 0) {
-			log_errno(slot, "--share %s: cannot add virtio-fs", sh->path);
+			log_errno(slot, "%s %s: cannot add virtio-fs", sh->vhost_user ? "--vhost-user-fs" : "--share",
+				  sh->vhost_user ? sh->vhost_user : sh->path);
 			continue;
 		}
 		snprintf(hs->mounts[i], sizeof(hs->mounts[i]), "/mnt/%s", sh->tag);
@@ -194,11 +212,11 @@ static void on_msg(void *ctx, const struct initchan_msg *m)
 		break;
 	case MSG_BOOT_MARK:
 		events_json_string(mark, sizeof(mark), m->mark);
-		events_emit("guest-boot-mark", "\"mark\":%s", mark);
+		events_guest("guest-boot-mark", "\"mark\":%s", mark);
 		break;
 	case MSG_EXIT_STATUS:
 		vm_set_guest_status(hs->vm, (int)m->status);
-		events_emit("guest-exit-status", "\"status\":%u,\"via\":\"vsock\"", m->status);
+		events_guest("guest-exit-status", "\"status\":%u,\"via\":\"vsock\"", m->status);
 		break;
 	case MSG_DEVICES_READY:
 	case MSG_UNKNOWN:

@@ -5,8 +5,11 @@
  * GUEST_CAPABILITIES hot-adds the devices that wait for it and answers
  * DEVICES_READY. Boot marks and the exit status are recorded as events.
  *
- * A malformed message closes the connection with one log line; the guest's
- * boot goes on without the channel and the monitor keeps running.
+ * Only connections from privileged guest ports (< INITCHAN_PRIVILEGED_PORTS,
+ * which only root in the guest can bind) are accepted; the rest get RST.
+ * A malformed message closes the connection with one (rate-limited) log
+ * line and the connection takes no more input; the guest's boot goes on
+ * without the channel and the monitor keeps running.
  */
 #ifndef APERTURE_HANDSHAKE_H
 #define APERTURE_HANDSHAKE_H
@@ -40,6 +43,7 @@ struct handshake {
 	bool caps_seen;
 	char mounts[CLI_MAX_SHARES][CLI_MAX_TAG + 8]; /* "/mnt/<tag>" for DEVICES_READY */
 	unsigned malformed;        /* connections closed for bad messages */
+	unsigned refused;          /* connections refused: unprivileged port, too many (atomic) */
 };
 
 /* cfg must outlive the handshake. */

@@ -7,16 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static int bad(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EBADMSG;
-}
+/* One line for the user in err (lib/util.h, the error convention). */
+#define bad(err, errlen, ...) err_set((err), (errlen), -EBADMSG, __VA_ARGS__)
 
 /* A string property: present, NUL-terminated within its length, fits out. */
 static int get_str(const void *fdt, const char *name, char *out, size_t outlen, bool required, char *err,
@@ -45,10 +37,11 @@ static int get_uint(const void *fdt, const char *name, uint64_t *out, bool requi
 	*out = 0;
 	if (!v)
 		return required ? bad(err, errlen, "property '%s' missing", name) : 0;
+	/* Property values are only 4-byte aligned in the blob: unaligned-safe loads. */
 	if (len == 4)
-		*out = fdt32_to_cpu(*(const fdt32_t *)(const void *)v);
+		*out = fdt32_ld((const fdt32_t *)(const void *)v);
 	else if (len == 8)
-		*out = fdt64_to_cpu(*(const fdt64_t *)(const void *)v);
+		*out = fdt64_ld((const fdt64_t *)(const void *)v);
 	else
 		return bad(err, errlen, "property '%s' is %d bytes, not a 32- or 64-bit integer", name, len);
 	return 0;
@@ -70,7 +63,7 @@ int initchan_decode(const void *blob, size_t len, struct initchan_msg *m, char *
 	r = get_str(blob, "message", m->name, sizeof(m->name), true, err, errlen);
 	if (r)
 		return r;
-	if (!strcmp(m->name, "guest-capabilities")) {
+	if (!strcmp(m->name, INITCHAN_MSG_CAPS)) {
 		m->type = MSG_GUEST_CAPABILITIES;
 		if ((r = get_uint(blob, "swiotlb-base", &m->swiotlb_base, true, err, errlen)) ||
 		    (r = get_uint(blob, "swiotlb-size", &m->swiotlb_size, true, err, errlen)) ||
@@ -78,12 +71,12 @@ int initchan_decode(const void *blob, size_t len, struct initchan_msg *m, char *
 				 errlen)) ||
 		    (r = get_str(blob, "init-version", m->init_version, sizeof(m->init_version), false, err, errlen)))
 			return r;
-	} else if (!strcmp(m->name, "boot-mark")) {
+	} else if (!strcmp(m->name, INITCHAN_MSG_BOOT_MARK)) {
 		m->type = MSG_BOOT_MARK;
 		r = get_str(blob, "mark", m->mark, sizeof(m->mark), true, err, errlen);
 		if (r)
 			return r;
-	} else if (!strcmp(m->name, "exit-status")) {
+	} else if (!strcmp(m->name, INITCHAN_MSG_EXIT)) {
 		m->type = MSG_EXIT_STATUS;
 		r = get_uint(blob, "status", &v, true, err, errlen);
 		if (r)
@@ -91,7 +84,7 @@ int initchan_decode(const void *blob, size_t len, struct initchan_msg *m, char *
 		if (v > 255)
 			return bad(err, errlen, "exit status %llu out of range", (unsigned long long)v);
 		m->status = (uint32_t)v;
-	} else if (!strcmp(m->name, "devices-ready")) {
+	} else if (!strcmp(m->name, INITCHAN_MSG_READY)) {
 		int node;
 
 		m->type = MSG_DEVICES_READY;
@@ -106,6 +99,7 @@ int initchan_decode(const void *blob, size_t len, struct initchan_msg *m, char *
 void initchan_parser_init(struct initchan_parser *p)
 {
 	p->len = 0;
+	p->error = 0;
 }
 
 /* The header just completed: is the size it declares acceptable? */
@@ -127,24 +121,34 @@ int initchan_feed(struct initchan_parser *p, const uint8_t *data, size_t len,
 {
 	const size_t hdr = sizeof(struct fdt_header);
 
+	if (p->error) {
+		snprintf(err, errlen, "stream already closed for a malformed message");
+		return p->error;
+	}
 	while (len) {
 		/* First the header, then as much as the (checked) header says. */
 		size_t need = p->len < hdr ? hdr : fdt_totalsize(p->buf);
-		size_t take = need - p->len < len ? need - p->len : len;
+		size_t take;
 		int r;
 
+		/* The invariant above; a bug, not a guest error, if it fails. */
+		if (need > sizeof(p->buf) || need <= p->len) {
+			snprintf(err, errlen, "parser state broken (len %zu, need %zu)", p->len, need);
+			return p->error = -EBADMSG;
+		}
+		take = need - p->len < len ? need - p->len : len;
 		memcpy(p->buf + p->len, data, take);
 		p->len += take;
 		data += take;
 		len -= take;
 		if (p->len == hdr && (r = check_header(p, err, errlen)))
-			return r;
+			return p->error = r;
 		if (p->len > hdr && p->len == fdt_totalsize(p->buf)) {
 			struct initchan_msg m;
 
 			r = initchan_decode(p->buf, p->len, &m, err, errlen);
 			if (r)
-				return r;
+				return p->error = r;
 			p->len = 0;
 			cb(ctx, &m);
 		}
@@ -152,14 +156,17 @@ int initchan_feed(struct initchan_parser *p, const uint8_t *data, size_t len,
 	return 0;
 }
 
-long initchan_build_devices_ready(void *buf, size_t buflen, const struct initchan_device *d, unsigned n)
+long initchan_build_devices_ready(void *buf, size_t buflen, const struct initchan_device *d, unsigned n,
+				  const char *exec)
 {
 	int r = fdt_create(buf, (int)buflen);
 
 	r = r ? r : fdt_finish_reservemap(buf);
 	r = r ? r : fdt_begin_node(buf, "");
-	r = r ? r : fdt_property_string(buf, "message", "devices-ready");
+	r = r ? r : fdt_property_string(buf, "message", INITCHAN_MSG_READY);
 	r = r ? r : fdt_property_u32(buf, "device-count", n);
+	if (!r && exec)
+		r = fdt_property_string(buf, "exec", exec);
 	for (unsigned i = 0; i < n && !r; i++) {
 		char name[32];
 

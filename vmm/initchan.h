@@ -17,11 +17,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "lib/protocol.h" /* INITCHAN_PORT, INITCHAN_MAX_MSG, INITCHAN_STR, message names */
 #include "lib/util.h"
-
-#define INITCHAN_PORT 1024
-#define INITCHAN_MAX_MSG (64 * 1024)
-#define INITCHAN_STR 128
 
 enum initchan_type {
 	MSG_UNKNOWN = 0,          /* a message name we do not know: ignored */
@@ -46,17 +43,27 @@ struct initchan_msg {
 	uint32_t ndevices;
 };
 
-/* A byte stream in, whole messages out. */
+/*
+ * A byte stream in, whole messages out.
+ *
+ * Invariant: len <= INITCHAN_MAX_MSG, and once len has reached the header
+ * size the header in buf was checked (magic, header < totalsize <=
+ * INITCHAN_MAX_MSG). A parse error is sticky: `error` keeps the first one
+ * and every later initchan_feed() returns it without touching buf, so a
+ * guest that goes on sending after a bad header cannot steer the copy.
+ */
 struct initchan_parser {
 	uint8_t buf[INITCHAN_MAX_MSG];
 	size_t len;
+	int error;
 };
 
 void initchan_parser_init(struct initchan_parser *p);
 /*
  * Feed bytes. For each complete message calls cb(ctx, msg). Returns 0, or
- * -EBADMSG / -EMSGSIZE with a reason in err for the first malformed message
- * (the stream is then unusable: close it).
+ * -EBADMSG / -EMSGSIZE with a reason in err for the first malformed message;
+ * the stream is then dead for input (close it): every later call returns the
+ * same error and consumes nothing.
  */
 int initchan_feed(struct initchan_parser *p, const uint8_t *data, size_t len,
 		  void (*cb)(void *ctx, const struct initchan_msg *m), void *ctx, char *err, size_t errlen)
@@ -73,7 +80,8 @@ struct initchan_device {
 	uint64_t aperture_base, aperture_size; /* 0, 0: none */
 };
 
-/* Build DEVICES_READY into buf; returns its size or -E2BIG. */
-long initchan_build_devices_ready(void *buf, size_t buflen, const struct initchan_device *d, unsigned n) must_check;
+/* Build DEVICES_READY (with the --exec command, or NULL) into buf; returns its size or -E2BIG. */
+long initchan_build_devices_ready(void *buf, size_t buflen, const struct initchan_device *d, unsigned n,
+				  const char *exec) must_check;
 
 #endif

@@ -7,7 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include "firmware/layout.h"
+#include "lib/layout.h"
 #include "firmware/mptable.h"
 #include "firmware/zeropage.h"
 
@@ -17,16 +17,8 @@
 #define HDRS_MAGIC 0x53726448u /* "HdrS" */
 #define MIN_BOOT_PROTOCOL 0x020C  /* 2.12: xloadflags, 64-bit entry */
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
+/* One line for the user in err (lib/util.h, the error convention). */
+#define fail(err, errlen, ...) err_set((err), (errlen), -EINVAL, __VA_ARGS__)
 
 int loader_parse_bzimage(const uint8_t *buf, size_t len, struct kernel_info *ki, char *err, size_t errlen)
 {
@@ -69,6 +61,10 @@ int loader_parse_bzimage(const uint8_t *buf, size_t len, struct kernel_info *ki,
 		return fail(err, errlen, "header init_size is 0");
 	if (h.kernel_alignment == 0 || (h.kernel_alignment & (h.kernel_alignment - 1)))
 		return fail(err, errlen, "header kernel_alignment 0x%x is not a power of two", h.kernel_alignment);
+	/* The decompressor runs at pref_address for init_size bytes: below 4 GiB, no wrap. */
+	if (h.pref_address >= SZ_4G || h.pref_address + h.init_size > SZ_4G)
+		return fail(err, errlen, "header pref_address 0x%llx + init_size 0x%x is not below 4 GiB",
+			    (unsigned long long)h.pref_address, h.init_size);
 	ki->xloadflags = h.xloadflags;
 	ki->loadflags = h.loadflags;
 	ki->init_size = h.init_size;

@@ -24,6 +24,7 @@
 #include "devices/reset.h"
 #include "devices/serial.h"
 #include "vmm/cli.h"
+#include "vmm/cmdline.h"
 #include "vmm/cpuid.h"
 #include "vmm/devmgr.h"
 #include "vmm/handshake.h"
@@ -36,7 +37,6 @@
 #define MAX_KERNEL_SIZE (512ULL << 20)
 #define MAX_INITRD_SIZE (1ULL << 30)
 #define CMDLINE_BUF 8192
-#define GUEST_HZ 250 /* CONFIG_HZ of the guest image (guest/linux/config.fragment) */
 #define ESCAPE_CHAR 0x01 /* Ctrl-A */
 
 /* Everything the device callbacks need. */
@@ -54,94 +54,6 @@ struct monitor {
 	size_t line_len;
 	char panic[256];      /* first "Kernel panic" line seen */
 };
-
-/*
- * For hosts whose KVM emulates guest CPL0 (docs/workarounds.md). The last
- * one reaches init's environment: with noxsave the kernel cannot save AVX
- * state, which this KVM still advertises, so user code must not use it.
- */
-static const char *const emulated_cpl0_params =
-	"noxsave clearcpuid=popcnt,smap,rdtscp,cx16,clwb,erms,fsrm tsc=reliable no_timer_check emulated_cpl0 "
-	"GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX,-AVX2,-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,-AVX512CD,"
-	"-AVX_Fast_Unaligned_Load";
-
-int base64_encode(const void *src, size_t len, char *dst, size_t dstlen)
-{
-	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const uint8_t *s = src;
-	size_t o = 0;
-
-	if (dstlen < ((len + 2) / 3) * 4 + 1)
-		return -E2BIG;
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)s[i] << 16;
-
-		if (i + 1 < len)
-			v |= (uint32_t)s[i + 1] << 8;
-		if (i + 2 < len)
-			v |= s[i + 2];
-		dst[o++] = tbl[(v >> 18) & 63];
-		dst[o++] = tbl[(v >> 12) & 63];
-		dst[o++] = i + 1 < len ? tbl[(v >> 6) & 63] : '=';
-		dst[o++] = i + 2 < len ? tbl[v & 63] : '=';
-	}
-	dst[o] = '\0';
-	return 0;
-}
-
-static int append(char *buf, size_t len, size_t *off, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (*off + n + 2 > len)
-		return -E2BIG;
-	if (*off)
-		buf[(*off)++] = ' ';
-	memcpy(buf + *off, s, n + 1);
-	*off += n;
-	return 0;
-}
-
-int run_build_cmdline(char *buf, size_t len, const struct vmm_config *cfg, int emulated_cpl0,
-		      unsigned long tsc_khz)
-{
-	char tmp[64];
-	size_t off = 0;
-	int err;
-
-	if (len == 0)
-		return -E2BIG;
-	buf[0] = '\0';
-	err = append(buf, len, &off, "console=ttyS0 reboot=k panic=-1");
-	if (!err && !cfg->verbose)
-		err = append(buf, len, &off, "quiet");
-	if (!err && emulated_cpl0) {
-		err = append(buf, len, &off, emulated_cpl0_params);
-		if (!err && tsc_khz) {
-			snprintf(tmp, sizeof(tmp), "lpj=%lu", tsc_khz * 1000 / GUEST_HZ);
-			err = append(buf, len, &off, tmp);
-		}
-	}
-	if (!err && cfg->dma != DMA_DIRECT && cfg->swiotlb) {
-		/* The pool the guest reserves for the apertures (docs/protocol.md). */
-		snprintf(tmp, sizeof(tmp), "virtio_swiotlb=%lluM", (unsigned long long)(cfg->swiotlb / SZ_1M));
-		err = append(buf, len, &off, tmp);
-	}
-	if (!err && cfg->exec) {
-		size_t need = 14 + ((strlen(cfg->exec) + 2) / 3) * 4 + 1;
-		cleanup_free char *b64 = malloc(need);
-
-		if (!b64)
-			return -ENOMEM;
-		memcpy(b64, "aperture.exec=", 14);
-		err = base64_encode(cfg->exec, strlen(cfg->exec), b64 + 14, need - 14);
-		if (!err)
-			err = append(buf, len, &off, b64);
-	}
-	if (!err && cfg->cmdline && *cfg->cmdline)
-		err = append(buf, len, &off, cfg->cmdline);
-	return err;
-}
 
 /* ---- device callbacks ---- */
 
@@ -215,11 +127,11 @@ static void guest_boot_mark(void *ctx, unsigned mark)
 {
 	(void)ctx;
 	if (mark == PVPORT_MARK_INIT)
-		events_emit("guest-init-reached", NULL);
+		events_guest("guest-init-reached", NULL);
 	else if (mark == PVPORT_MARK_WORKLOAD)
-		events_emit("workload-started", NULL);
+		events_guest("workload-started", NULL);
 	else
-		events_emit("guest-boot-mark", "\"mark\":%u", mark);
+		events_guest("guest-boot-mark", "\"mark\":\"%u\"", mark);
 }
 
 static void guest_exit_status(void *ctx, unsigned status)
@@ -227,7 +139,7 @@ static void guest_exit_status(void *ctx, unsigned status)
 	struct monitor *m = ctx;
 
 	vm_set_guest_status(&m->vm, (int)status);
-	events_emit("guest-exit-status", "\"status\":%u,\"via\":\"port\"", status);
+	events_guest("guest-exit-status", "\"status\":%u,\"via\":\"port\"", status);
 }
 
 static const struct pvport_ops pvport_ops = {
@@ -249,7 +161,7 @@ static int wire_devices(struct monitor *m, const struct vmm_config *cfg)
 	if (!err)
 		err = bus_register(pio, I8042_CMD_PORT, 1, reset_i8042_cmd_io, &m->reset, "i8042");
 	if (!err)
-		err = devmgr_init(&m->dm, &m->vm, reset_cf9_io, &m->reset);
+		err = devmgr_init(&m->dm, &m->vm, cfg->isolate == ISOLATE_PROCESS, reset_cf9_io, &m->reset);
 	/* The init channel is there from boot; other devices wait for the handshake. */
 	if (!err)
 		err = devmgr_add_vsock(&m->dm, cfg->vsock_uds);
@@ -292,8 +204,12 @@ static void images_dir(char *buf, size_t len)
 	if (!slash)
 		return;
 	*slash = '\0';
-	/* build/vmm -> <repo>/images/out; an installed vmm next to images/ works too. */
-	if (!fmt_path(buf, len, "%s/../images/out", exe) || access(buf, F_OK) != 0)
+	/*
+	 * build/vmm -> <repo>/images/out; an installed PREFIX/bin/vmm ->
+	 * PREFIX/share/aperture (make install); a vmm next to images/ too.
+	 */
+	if ((!fmt_path(buf, len, "%s/../images/out", exe) || access(buf, F_OK) != 0) &&
+	    (!fmt_path(buf, len, "%s/../share/aperture", exe) || access(buf, F_OK) != 0))
 		if (!fmt_path(buf, len, "%s/images/out", exe))
 			snprintf(buf, len, "images/out");
 }
@@ -425,13 +341,14 @@ static int setup_signals(unsigned timeout_s, int *sfd, int *tfd)
 static int final_status(struct monitor *m, const struct vmm_config *cfg)
 {
 	int status = __atomic_load_n(&m->vm.guest_status, __ATOMIC_ACQUIRE);
+	char esc[sizeof(m->panic) * 4];
 
 	switch (vm_stop_reason(&m->vm)) {
 	case VM_STOP_RESET:
 		if (status >= 0)
 			return status;
 		if (m->panic[0])
-			log_msg("guest kernel panicked: %s", m->panic);
+			log_msg("guest kernel panicked: %s", log_escape(esc, sizeof(esc), m->panic));
 		else
 			log_msg("%s before its init reported an exit status", m->vm.stop_detail);
 		return EXIT_GUEST_FAILED;
@@ -450,7 +367,7 @@ static int final_status(struct monitor *m, const struct vmm_config *cfg)
 	default:
 		log_msg("%s", m->vm.stop_detail);
 		if (m->panic[0])
-			log_msg("guest kernel panicked first: %s", m->panic);
+			log_msg("guest kernel panicked first: %s", log_escape(esc, sizeof(esc), m->panic));
 		return EXIT_GUEST_FAILED;
 	}
 }
@@ -486,8 +403,37 @@ int vmm_main(int argc, char **argv)
 		log_msg("%s", err);
 		return EXIT_USAGE;
 	}
+	if (cfg.action == CLI_RUN && cfg.config) {
+		/* Options from the file, under those of the command line (config_text lives until exit). */
+		static char *config_text;
+		const char *path = cfg.config;
+		uint8_t *buf;
+		size_t len;
+
+		rc = read_file(path, CLI_MAX_CONFIG, &buf, &len);
+		if (rc == -EFBIG) {
+			log_msg("--config %s: larger than %d KiB", path, CLI_MAX_CONFIG / 1024);
+			return EXIT_USAGE;
+		}
+		if (rc) {
+			log_errno(rc, "--config %s", path);
+			return EXIT_USAGE;
+		}
+		config_text = calloc(1, len + 1);
+		if (!config_text || memchr(buf, '\0', len)) {
+			free(buf);
+			log_msg("--config %s: %s", path, config_text ? "not a text file" : "out of memory");
+			return EXIT_USAGE;
+		}
+		memcpy(config_text, buf, len);
+		free(buf);
+		if (cli_parse_with_config(config_text, path, argc, argv, &cfg, err, sizeof(err))) {
+			log_msg("%s", err);
+			return EXIT_USAGE;
+		}
+	}
 	if (cfg.action == CLI_HELP) {
-		fputs(cli_usage, stdout);
+		cli_print_help(stdout);
 		return 0;
 	}
 	if (cfg.action == CLI_VERSION) {
@@ -502,7 +448,8 @@ int vmm_main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	events_emit("monitor-start", "\"version\":\"%s\",\"pid\":%d", APERTURE_VERSION, (int)getpid());
+	events_emit("monitor-start", "\"version\":\"%s\",\"schema\":%d,\"pid\":%d", APERTURE_VERSION,
+		    EVENTS_SCHEMA_VERSION, (int)getpid());
 
 	/* Files first: a bad one is the user's to fix, before any VM exists. */
 	images_dir(imgdir, sizeof(imgdir));
@@ -549,6 +496,14 @@ int vmm_main(int argc, char **argv)
 	for (unsigned i = 0; i < cfg.nshares; i++) {
 		struct stat st;
 
+		if (cfg.share[i].vhost_user) {
+			if (stat(cfg.share[i].vhost_user, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+				log_msg("--vhost-user-fs %s: %s", cfg.share[i].vhost_user,
+					errno && !S_ISSOCK(st.st_mode) ? "not a socket (start the back end first)" : strerror(errno));
+				return EXIT_USAGE;
+			}
+			continue;
+		}
 		if (stat(cfg.share[i].path, &st) != 0) {
 			log_msg("--share %s: %s", cfg.share[i].path, strerror(errno));
 			return EXIT_USAGE;
@@ -596,7 +551,7 @@ int vmm_main(int argc, char **argv)
 	cmdline = malloc(CMDLINE_BUF);
 	if (m->rx_efd < 0 || !cmdline)
 		goto out;
-	if (run_build_cmdline(cmdline, CMDLINE_BUF, &cfg, emulated, vm_tsc_khz(&m->vm))) {
+	if (cmdline_build(cmdline, CMDLINE_BUF, &cfg, emulated, vm_tsc_khz(&m->vm))) {
 		log_msg("kernel command line too long (--exec or --cmdline)");
 		rc = EXIT_USAGE;
 		goto out;
@@ -635,6 +590,7 @@ int vmm_main(int argc, char **argv)
 	term_restore();
 	rc = final_status(m, &cfg);
 	devmgr_report(&m->dm);
+	log_report_suppressed();
 	events_emit("exit", "\"status\":%d,\"reason\":\"%s\"", rc, stop_reason_name(vm_stop_reason(&m->vm)));
 out:
 	term_restore();

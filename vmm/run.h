@@ -5,25 +5,8 @@
 
 #include <stddef.h>
 
-/* Exit statuses besides the guest's own (documented in --help and README). */
-#define EXIT_USAGE 2
-#define EXIT_HOST_ERROR 1
-#define EXIT_TIMEOUT 124
-#define EXIT_GUEST_FAILED 125
-#define EXIT_CONSOLE_QUIT 130
+#include "vmm/cli.h" /* EXIT_* */
 
 int vmm_main(int argc, char **argv);
-
-/*
- * Build the guest kernel command line into buf. `emulated_cpl0` adds the
- * workarounds for hosts whose KVM emulates guest kernel mode, with lpj
- * derived from tsc_khz. -E2BIG if it does not fit in len.
- */
-struct vmm_config;
-int run_build_cmdline(char *buf, size_t len, const struct vmm_config *cfg, int emulated_cpl0,
-		      unsigned long tsc_khz);
-
-/* Standard base64 of src into dst (NUL-terminated); -E2BIG if it does not fit. */
-int base64_encode(const void *src, size_t len, char *dst, size_t dstlen);
 
 #endif

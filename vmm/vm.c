@@ -10,7 +10,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include "firmware/layout.h"
+#include "lib/layout.h"
 #include "firmware/zeropage.h"
 #include "lib/log.h"
 

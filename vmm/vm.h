@@ -17,12 +17,13 @@
 #include <stdint.h>
 #include "devices/bus.h"
 #include "vmm/cpuid.h"
+#include "lib/layout.h"
 #include "lib/memory.h"
 
 #define VM_MAX_CPUS 64
 /* GSIs 0-23 are the PIC/IOAPIC pins; MSI routes are allocated above. */
-#define VM_FIRST_MSI_GSI 24
-#define VM_MAX_GSI 1024
+#define VM_FIRST_MSI_GSI LAYOUT_FIRST_MSI_GSI
+#define VM_MAX_GSI LAYOUT_MAX_GSI
 
 enum vm_stop_reason {
 	VM_RUNNING = 0,

@@ -70,6 +70,15 @@ int chan_connect(unsigned timeout_ms)
 
 	if (fd < 0)
 		return -1;
+	/* The highest free privileged port: root may bind these, nobody else. */
+	for (unsigned port = INITCHAN_PRIVILEGED_PORTS - 1; port >= INITCHAN_PRIVILEGED_PORTS / 2; port--) {
+		struct sockaddr_vm me = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = port };
+
+		if (bind(fd, (struct sockaddr *)&me, sizeof(me)) == 0)
+			break;
+		if (errno != EADDRINUSE) /* EACCES: not root; connect from an ephemeral port, to be refused */
+			break;
+	}
 	setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT_NEW, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = errno;
@@ -120,7 +129,7 @@ int chan_send_capabilities(int fd, const char *init_version)
 {
 	static uint8_t b[MAX_MSG];
 	struct utsname u;
-	int r = begin(b, sizeof(b), "guest-capabilities");
+	int r = begin(b, sizeof(b), INITCHAN_MSG_CAPS);
 
 	if (uname(&u) < 0)
 		strcpy(u.release, "unknown");
@@ -161,8 +170,16 @@ int chan_wait_devices_ready(int fd, struct chan_reply *r, unsigned timeout_ms)
 		if (fdt_check_full(b, total) != 0)
 			return -1;
 		msg = fdt_getprop(b, 0, "message", &l);
-		if (!msg || l <= 0 || msg[l - 1] != '\0' || strcmp(msg, "devices-ready") != 0)
+		if (!msg || l <= 0 || msg[l - 1] != '\0' || strcmp(msg, INITCHAN_MSG_READY) != 0)
 			continue; /* not for us now: skip it */
+		{
+			const char *e = fdt_getprop(b, 0, "exec", &l);
+
+			if (e && l > 0 && l <= INITCHAN_MAX_EXEC + 1 && e[l - 1] == '\0' && strlen(e) + 1 == (size_t)l) {
+				memcpy(r->exec, e, (size_t)l);
+				r->has_exec = 1;
+			}
+		}
 		fdt_for_each_subnode(node, b, 0) {
 			struct chan_device *d;
 			const fdt32_t *slot;
@@ -183,7 +200,7 @@ int chan_wait_devices_ready(int fd, struct chan_reply *r, unsigned timeout_ms)
 int chan_send_mark(int fd, const char *mark)
 {
 	static uint8_t b[1024];
-	int r = begin(b, sizeof(b), "boot-mark");
+	int r = begin(b, sizeof(b), INITCHAN_MSG_BOOT_MARK);
 
 	r = r ? r : fdt_property_string(b, "mark", mark);
 	return finish_and_send(fd, b, r);
@@ -192,7 +209,7 @@ int chan_send_mark(int fd, const char *mark)
 int chan_send_status(int fd, unsigned status)
 {
 	static uint8_t b[1024];
-	int r = begin(b, sizeof(b), "exit-status");
+	int r = begin(b, sizeof(b), INITCHAN_MSG_EXIT);
 
 	r = r ? r : fdt_property_u32(b, "status", status);
 	return finish_and_send(fd, b, r);

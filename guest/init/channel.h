@@ -4,10 +4,11 @@
 #define APERTURE_GUEST_CHANNEL_H
 
 #include <stdint.h>
+#include "lib/protocol.h"
 
-#define CHAN_HOST_CID 2
-#define CHAN_PORT 1024
-#define CHAN_MAX_DEVICES 16
+#define CHAN_HOST_CID INITCHAN_HOST_CID
+#define CHAN_PORT INITCHAN_PORT
+#define CHAN_MAX_DEVICES INITCHAN_MAX_DEVICES
 
 struct chan_device {
 	char kind[32];
@@ -19,9 +20,14 @@ struct chan_device {
 struct chan_reply {
 	unsigned ndevices;
 	struct chan_device dev[CHAN_MAX_DEVICES];
+	int has_exec;                      /* the monitor sent an --exec command */
+	char exec[INITCHAN_MAX_EXEC + 1];
 };
 
-/* Connect to the monitor; -1 (errno set) if there is no channel. */
+/*
+ * Connect to the monitor from a privileged source port (the monitor refuses
+ * the others); -1 (errno set) if there is no channel.
+ */
 int chan_connect(unsigned timeout_ms);
 /* GUEST_CAPABILITIES with the pool from sysfs (zeros when absent). */
 int chan_send_capabilities(int fd, const char *init_version);

@@ -33,12 +33,8 @@
 #include <unistd.h>
 #include "channel.h"
 
-#define PVPORT_BASE 0xA70
-#define PVPORT_MAGIC 0x54525041u
-#define PVPORT_CMD_BOOT_MARK 0x01u
-#define PVPORT_CMD_EXIT_STATUS 0x02u
-#define MARK_INIT 1u
-#define MARK_WORKLOAD 2u
+#define MARK_INIT PVPORT_MARK_INIT
+#define MARK_WORKLOAD PVPORT_MARK_WORKLOAD
 #define CMDLINE_MAX 4096
 #define INIT_VERSION "0.2"
 #define CHANNEL_TIMEOUT_MS 30000
@@ -125,11 +121,11 @@ static void mount_shares(const struct chan_reply *r)
 	}
 }
 
-/* The handshake: capabilities out, devices in, then let the kernel find them. */
+/* The handshake: capabilities out, devices (and the --exec command) in, then let the kernel find them. */
+static struct chan_reply reply;
+
 static void handshake(void)
 {
-	struct chan_reply reply;
-
 	chan = chan_connect(CHANNEL_TIMEOUT_MS);
 	if (chan < 0) {
 		say("no init channel (vsock %d:%d): %s", CHAN_HOST_CID, CHAN_PORT, strerror(errno));
@@ -324,8 +320,22 @@ int main(void)
 
 	handshake();
 	read_cmdline(cmdline, sizeof(cmdline));
-	b64 = cmdline_opt(cmdline, "aperture.exec");
-	if (b64) {
+	b64 = cmdline_opt(cmdline, INITCHAN_EXEC_PARAM);
+	if (b64 && !strncmp(b64, INITCHAN_EXEC_VIA_CHANNEL, strlen(INITCHAN_EXEC_VIA_CHANNEL)) &&
+	    (b64[strlen(INITCHAN_EXEC_VIA_CHANNEL)] == ' ' || b64[strlen(INITCHAN_EXEC_VIA_CHANNEL)] == '\0' ||
+	     b64[strlen(INITCHAN_EXEC_VIA_CHANNEL)] == '\n')) {
+		/* Our monitor: the command came in devices-ready. */
+		if (!reply.has_exec) {
+			say("%s=%s but no command arrived over the init channel", INITCHAN_EXEC_PARAM,
+			    INITCHAN_EXEC_VIA_CHANNEL);
+			report_status(125);
+			sync();
+			reboot(RB_AUTOBOOT);
+			return 1;
+		}
+		cmd = reply.exec;
+	} else if (b64) {
+		/* Other launchers (bench/ runs QEMU): the command base64-encoded on the command line. */
 		cmd = b64decode(b64);
 		if (!cmd) {
 			say("aperture.exec is not valid base64");

@@ -6,8 +6,10 @@
  *   chan-send badmagic    a header whose magic is wrong
  *   chan-send oversize    a header declaring 16 MiB
  *   chan-send corrupt     the right size, but a structure fdt_check_full rejects
- * It exits 0 when the monitor closed the connection afterwards (what it
- * should do), 1 when the connection stayed open, 2 on a usage or setup error.
+ * It connects from a privileged source port, as the init does (the monitor
+ * refuses the others). It exits 0 when the monitor closed the connection
+ * afterwards (what it should do), 1 when the connection stayed open, 2 on a
+ * usage or setup error.
  */
 #include <errno.h>
 #include <linux/vm_sockets.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "lib/protocol.h"
 
 static void be32(uint8_t *p, uint32_t v)
 {
@@ -28,7 +31,7 @@ static void be32(uint8_t *p, uint32_t v)
 
 int main(int argc, char **argv)
 {
-	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = 2, .svm_port = 1024 };
+	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = INITCHAN_HOST_CID, .svm_port = INITCHAN_PORT };
 	uint8_t msg[256];
 	size_t len = sizeof(msg);
 	struct pollfd p;
@@ -52,6 +55,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	fd = socket(AF_VSOCK, SOCK_STREAM, 0);
+	for (unsigned port = INITCHAN_PRIVILEGED_PORTS - 1; fd >= 0 && port >= INITCHAN_PRIVILEGED_PORTS / 2; port--) {
+		struct sockaddr_vm me = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = port };
+
+		if (bind(fd, (struct sockaddr *)&me, sizeof(me)) == 0 || errno != EADDRINUSE)
+			break;
+	}
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		fprintf(stderr, "chan-send: connect: %s\n", strerror(errno));
 		return 2;

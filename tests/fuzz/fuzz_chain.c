@@ -28,9 +28,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include "devices/virtqueue.h"
-/* The fuzz build links only vmm/, devices/ and firmware/; take the fake
- * memory (no Check inside) into this target directly. */
-#include "tests/unit/fakemem.c"
+/* The fake memory (no Check inside) comes from libfuzz-support.a. */
+#include "tests/unit/fakemem.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

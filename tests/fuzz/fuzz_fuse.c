@@ -11,7 +11,8 @@
  * holds; the target aborts if the process's descriptor count stays above
  * what it was before the first input.
  *
- * Input: up to 16 records
+ * Input: up to 64 records, run in order whatever the earlier ones got
+ * (errors, ENOENT, EBADF, a DESTROY or a second INIT included):
  *	[outlen hi, outlen lo, nin, flags, op, nodeid, arglen hi, arglen lo,
  *	 arglen bytes (fewer if the input ends)]
  * The header gets a truthful len unless flags bit 0 takes the first four
@@ -19,9 +20,18 @@
  * so the chain is shorter than the header says. The readable part is split
  * over nin (1-4) iovecs and the reply over two, each its own exact-size
  * heap block: reading or writing past what the chain holds is an ASan
- * report. A reply longer than the writable part aborts.
+ * report. A reply longer than the writable part aborts, and so does a
+ * reply whose header does not say its own length, the request's unique ID
+ * and an errno (0 or -1..-4095).
+ *
+ * flags bit 7 sends the record instead to the high-priority queue of a
+ * virtio-fs device on the same share (on the native harness, made on the
+ * first such record, queue run synchronously): only FORGET, BATCH_FORGET
+ * and INTERRUPT are served there (no reply); anything else must be
+ * answered ENOSYS, never run on the transport's worker.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <linux/fuse.h>
@@ -32,10 +42,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "devices/fuse-passthrough.h"
+#include "devices/virtio-fs.h"
+#include "lib/log.h"
+#include "tests/fuzz/vsockdrv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define MAX_RECORDS 16
+#define MAX_RECORDS 64
+#define HMEM (1u << 20)
+#define HRING 0x1000ULL
+#define HREQ 0x10000ULL
+#define HREP 0x30000ULL
 
 static char root[64];
 static struct fuse_pt *fs;
@@ -171,6 +188,104 @@ static const uint32_t ops[] = {
 	FUSE_LSEEK, FUSE_COPY_FILE_RANGE, FUSE_SYNCFS, FUSE_GETLK, 4242,
 };
 
+/* ---- the high-priority queue of a virtio-fs device on the same share ---- */
+
+static struct harness hh;
+static struct virtio_fs vfs;
+static struct fake_ring hring;
+static bool have_vfs;
+static uint16_t hdesc;
+
+static void vfs_up(void)
+{
+	static bool mem;
+
+	if (!mem) {
+		h_init(&hh, HMEM);
+		mem = true;
+	}
+	vdrv_new_bus(&hh);
+	if (virtio_fs_init(&vfs, &hh.plat, &hh.fm.all, "fuzz", root, 1))
+		abort();
+	h_plug(&hh, &vfs.vdev);
+	if (!h_negotiate(&hh, 1ULL << VIRTIO_F_VERSION_1))
+		abort();
+	fake_ring_layout(&hring, &hh.fm, 16, HRING);
+	h_queue_setup(&hh, 0, &hring, 0);
+	hdesc = 0;
+	have_vfs = true;
+	/*
+	 * INIT and a LOOKUP as if through a request queue: FORGET then has
+	 * something to drop (earlier records may have renamed or removed "a").
+	 */
+	{
+		struct fuse_pt *keep = fs;
+		struct fuse_init_in ii = { .major = 7, .minor = 41 };
+		struct fuse_entry_out e;
+
+		fs = vfs.srv;
+		if (setup_call(FUSE_INIT, 0, &ii, sizeof(ii), NULL, 0))
+			abort();
+		(void)setup_call(FUSE_LOOKUP, FUSE_ROOT_ID, "a", 2, &e, sizeof(e));
+		fs = keep;
+	}
+}
+
+static void vfs_down(void)
+{
+	if (have_vfs)
+		virtio_fs_destroy(&vfs);
+	have_vfs = false;
+}
+
+/* One request (total bytes of req, over nin segments) on the hiprio queue, run as the worker would. */
+static void hiprio(const struct fuse_in_header *h, const uint8_t *req, size_t total, unsigned nin, size_t outlen)
+{
+	struct fake_seg s[5];
+	unsigned n = 0;
+	size_t off = 0;
+	uint32_t id, len;
+	bool go;
+
+	if (!have_vfs)
+		vfs_up();
+	if (total > HREP - HREQ)
+		total = HREP - HREQ;
+	if (outlen > HMEM - HREP)
+		outlen = HMEM - HREP;
+	fake_write(&hh.fm, HREQ, req, total);
+	for (unsigned k = 0; k < nin; k++) {
+		size_t l = k + 1 == nin ? total - off : (total - off) / (nin - k);
+
+		if (l)
+			s[n++] = (struct fake_seg){ HREQ + off, (uint32_t)l, false };
+		off += l;
+	}
+	if (outlen)
+		s[n++] = (struct fake_seg){ HREP, (uint32_t)outlen, true };
+	if (!n)
+		return;
+	fake_avail_push(&hring, fake_chain(&hring, hdesc, s, n));
+	hdesc = (uint16_t)((hdesc + n) % 16);
+	pthread_mutex_lock(&vfs.vdev.lock);
+	go = !vfs.vdev.failed && vfs.vdev.q[0].enabled;
+	pthread_mutex_unlock(&vfs.vdev.lock);
+	if (go && vfs.vdev.ops->queue_notify(&vfs.vdev, 0) < 0)
+		virtio_dev_fail(&vfs.vdev, "queue 0: request rejected");
+	while (fake_used_next(&hring, &id, &len)) {
+		bool quiet = h->opcode == FUSE_FORGET || h->opcode == FUSE_BATCH_FORGET || h->opcode == FUSE_INTERRUPT;
+		struct fuse_out_header o;
+
+		if (!len)
+			continue;
+		VDRV_CHECK(len >= sizeof(o) && len <= outlen, "hiprio: used length %u, %zu writable", len, outlen);
+		fake_read(&hh.fm, HREP, &o, sizeof(o));
+		VDRV_CHECK(!quiet && o.error == -ENOSYS,
+			   "hiprio queue: opcode %u answered with error %d (only FORGET, BATCH_FORGET and INTERRUPT "
+			   "are served there; ENOSYS for the rest)", h->opcode, o.error);
+	}
+}
+
 /* Run one record from data; returns the bytes it used. */
 static size_t one_request(const uint8_t *data, size_t size)
 {
@@ -186,7 +301,7 @@ static size_t one_request(const uint8_t *data, size_t size)
 	nin = 1 + data[2] % 4;
 	flags = data[3];
 	h.opcode = ops[data[4] % (sizeof(ops) / sizeof(ops[0]))];
-	h.nodeid = data[5] % 8;
+	h.nodeid = data[5] % 16;
 	h.unique = ++unique;
 	alen = (size_t)data[6] << 8 | data[7];
 	data += 8;
@@ -205,6 +320,10 @@ static size_t one_request(const uint8_t *data, size_t size)
 	total = sizeof(h) + alen;
 	if (flags & 2)
 		total -= 1 + (flags >> 2) % total;
+	if (flags & 0x80) {
+		hiprio(&h, req, total, nin, outlen);
+		return used;
+	}
 	for (unsigned k = 0; k < nin; k++) {
 		size_t len = k + 1 == nin ? total - off : (total - off) / (nin - k);
 
@@ -221,8 +340,18 @@ static size_t one_request(const uint8_t *data, size_t size)
 		nout = 2;
 	}
 	r = fuse_pt_handle(fs, in, nin, out, nout);
-	if (r > 0 && (size_t)r > outlen)
-		abort();
+	VDRV_CHECK(r <= 0 || (size_t)r <= outlen, "reply of %ld bytes, %zu writable", r, outlen);
+	if (r > 0) {
+		struct fuse_out_header o;
+		size_t a = out[0].iov_len < sizeof(o) ? out[0].iov_len : sizeof(o);
+
+		VDRV_CHECK((size_t)r >= sizeof(o), "reply of %ld bytes", r);
+		memcpy(&o, out[0].iov_base, a);
+		memcpy((uint8_t *)&o + a, out[1].iov_base, sizeof(o) - a);
+		VDRV_CHECK(o.len == (uint32_t)r && o.unique == h.unique && o.error <= 0 && o.error > -4096,
+			   "opcode %u: reply header len %u (returned %ld), unique %llu (sent %llu), error %d", h.opcode,
+			   o.len, r, (unsigned long long)o.unique, (unsigned long long)h.unique, o.error);
+	}
 	for (unsigned k = 0; k < nin; k++)
 		free(in[k].iov_base);
 	for (unsigned k = 0; k < nout; k++)
@@ -236,8 +365,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > 65536)
 		return 0;
-	if (fd_baseline < 0)
+	if (fd_baseline < 0) {
+		log_set_quiet(true);
 		fd_baseline = count_fds();
+	}
 	session();
 	while (size >= 8 && n++ < MAX_RECORDS) {
 		size_t used = one_request(data, size);
@@ -247,6 +378,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	fuse_pt_destroy(fs);
 	fs = NULL;
+	vfs_down();
 	/* A descriptor into the share (or /proc/self/fd) outlived the server: a leak. */
 	if (count_fds() > fd_baseline)
 		abort();

@@ -38,16 +38,26 @@ int fakemem_init(struct fakemem *f, const struct fake_region *r, unsigned n)
 		return -errno;
 	}
 	f->area_len = len;
+	/* RAM in a memfd, as the monitor's, so a vhost-user back end can map it. */
+	f->mem.fd = memfd_create("fakemem", MFD_CLOEXEC);
+	if (f->mem.fd < 0 || ftruncate(f->mem.fd, (off_t)total) < 0) {
+		int err = -errno;
+
+		fakemem_destroy(f);
+		return err;
+	}
 	at = f->area + page;
-	for (unsigned i = 0; i < n; i++) {
-		if (mprotect(at, r[i].size, PROT_READ | PROT_WRITE) < 0) {
+	for (uint64_t i = 0, off = 0; i < n; i++) {
+		if (mmap(at, r[i].size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_NORESERVE, f->mem.fd,
+			 (off_t)off) == MAP_FAILED) {
 			int err = -errno;
 
 			fakemem_destroy(f);
 			return err;
 		}
-		f->mem.region[i] = (struct gm_region){ .gpa = r[i].gpa, .size = r[i].size, .host = at };
+		f->mem.region[i] = (struct gm_region){ .gpa = r[i].gpa, .size = r[i].size, .host = at, .fd_offset = off };
 		at += r[i].size + page;
+		off += r[i].size;
 	}
 	f->mem.nregions = n;
 	f->mem.size = total;
@@ -67,6 +77,8 @@ void fakemem_destroy(struct fakemem *f)
 {
 	if (f->area)
 		munmap(f->area, f->area_len);
+	if (f->mem.fd >= 0)
+		close(f->mem.fd);
 	memset(f, 0, sizeof(*f));
 	f->mem.fd = -1;
 }

@@ -3,9 +3,10 @@
  * Fake guest memory and a driver-side split-ring helper for unit tests (and
  * fuzz targets) of anything that reads virtqueues.
  *
- * fakemem: guest RAM of one or two regions, each page-aligned in guest
+ * fakemem: guest RAM of one or more regions, each page-aligned in guest
  * physical space and surrounded by PROT_NONE guard pages in the host
- * mapping. A `struct guest_mem` (fd = -1) describes it, so the code under
+ * mapping, backed by one memfd as the monitor's RAM is (so a vhost-user
+ * back end can map it). A `struct guest_mem` describes it, so the code under
  * test sees ordinary guest memory; any host access outside what gm_slice()
  * allowed lands in a guard page and kills the test with SIGSEGV (Check
  * reports that as a failure).
@@ -46,7 +47,7 @@ struct fake_region {
 };
 
 struct fakemem {
-	struct guest_mem mem;   /* fd = -1, map = NULL; regions point into area */
+	struct guest_mem mem;   /* fd = the memfd, map = NULL; regions point into area */
 	struct gm_view all;     /* gm_view_all(&mem) */
 	uint8_t *area;          /* the whole host mapping, guard pages included */
 	size_t area_len;

@@ -19,5 +19,7 @@ Suite *initchan_suite(void);
 Suite *aperture_suite(void);
 Suite *fuse_suite(void);
 Suite *iov_suite(void);
+Suite *ratelimit_suite(void);
+Suite *vhost_user_suite(void);
 
 #endif

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* vmm/cli.c, parse_size/parse_uint (lib/util.c), run_build_cmdline and base64_encode (vmm/run.c). */
+/* vmm/cli.c, parse_size/parse_uint (lib/util.c), cmdline_build (vmm/cmdline.c). */
 #include <check.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -7,7 +7,8 @@
 #include <string.h>
 #include "tests/unit/suites.h"
 #include "vmm/cli.h"
-#include "vmm/run.h"
+#include "vmm/cmdline.h"
+#include "lib/protocol.h"
 #include "lib/util.h"
 
 #define MAX_ARGS 32
@@ -233,8 +234,25 @@ START_TEST(cli_help_version)
 	ck_assert_int_eq(cfg.action, CLI_HELP);
 	expect_ok(parse(&cfg, NULL));
 	ck_assert_int_eq(cfg.action, CLI_RUN);
-	ck_assert_ptr_nonnull(strstr(cli_usage, "--memory"));
-	ck_assert_ptr_nonnull(strstr(cli_usage, "--cpu-template"));
+	{
+		char *text = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&text, &len);
+
+		cli_print_help(f);
+		fclose(f);
+		/* Every option of the table is in the help, with its value's name. */
+		for (unsigned i = 0; i < cli_noptions; i++) {
+			char want[64];
+
+			snprintf(want, sizeof(want), "--%s%s%s", cli_options[i].name, cli_options[i].arg ? " " : "",
+				 cli_options[i].arg ? cli_options[i].arg : "");
+			ck_assert_msg(strstr(text, want), "--help lacks '%s'", want);
+		}
+		for (unsigned i = 0; i < cli_nexit_codes; i++)
+			ck_assert(strstr(text, cli_exit_codes[i].status));
+		free(text);
+	}
 }
 END_TEST
 
@@ -246,6 +264,66 @@ START_TEST(cli_positional)
 	ck_assert_ptr_nonnull(strstr(err, "'bzImage'"));
 	expect_bad(parse(&cfg, "--cpus", "2", "extra", NULL), "'extra'");
 	expect_bad(parse(&cfg, "--", "--cpus", NULL), "unexpected argument");
+}
+END_TEST
+
+/* parse() with a --config file text. */
+static int parse_conf(struct vmm_config *cfg, const char *conf, ...)
+{
+	static char text[4096];
+	char *argv[MAX_ARGS + 1];
+	int argc = 0;
+	const char *a;
+	va_list ap;
+
+	snprintf(text, sizeof(text), "%s", conf);
+	argv[argc++] = (char *)"vmm";
+	va_start(ap, conf);
+	while ((a = va_arg(ap, const char *)) != NULL)
+		argv[argc++] = (char *)a;
+	va_end(ap);
+	argv[argc] = NULL;
+	memset(err, 0, sizeof(err));
+	return cli_parse_with_config(text, "vm.conf", argc, argv, cfg, err, sizeof(err));
+}
+
+START_TEST(cli_config_file)
+{
+	struct vmm_config cfg;
+
+	expect_ok(parse_conf(&cfg, "# a VM\n\ncpus = 2\n  memory=1G  \r\nverbose\nrequire-aperture = true\n"
+				   "share = \"src=/tmp\"\nshare = /srv\n--dma = shared\nexec = \" echo hi \"\n", NULL));
+	ck_assert_uint_eq(cfg.cpus, 2);
+	ck_assert_uint_eq(cfg.memory, 1ULL << 30);
+	ck_assert(cfg.verbose);
+	ck_assert(cfg.require_aperture);
+	ck_assert_int_eq(cfg.dma, DMA_SHARED);
+	ck_assert_uint_eq(cfg.nshares, 2);
+	ck_assert_str_eq(cfg.share[0].tag, "src");
+	ck_assert_str_eq(cfg.share[1].path, "/srv");
+	ck_assert_str_eq(cfg.exec, " echo hi ");
+	/* The command line wins; a repeatable option's list is replaced, not merged. */
+	expect_ok(parse_conf(&cfg, "cpus = 2\nshare = a=/tmp\nshare = b=/tmp\n", "--cpus", "4", "--share", "c=/srv",
+			     NULL));
+	ck_assert_uint_eq(cfg.cpus, 4);
+	ck_assert_uint_eq(cfg.nshares, 1);
+	ck_assert_str_eq(cfg.share[0].tag, "c");
+	/* Errors name the file and line. */
+	expect_bad(parse_conf(&cfg, "cpus = 2\nfrobnicate = 1\n", NULL), "vm.conf:2: unknown option 'frobnicate'");
+	expect_bad(parse_conf(&cfg, "cpus = 2\ncpus = 3\n", NULL), "vm.conf:2: 'cpus' given twice");
+	expect_bad(parse_conf(&cfg, "cpus\n", NULL), "needs a value");
+	expect_bad(parse_conf(&cfg, "verbose = no\n", NULL), "is a flag");
+	expect_bad(parse_conf(&cfg, "config = /etc/x\n", NULL), "cannot be set in a config file");
+	expect_bad(parse_conf(&cfg, "help\n", NULL), "cannot be set");
+	expect_bad(parse_conf(&cfg, "exec = \"unterminated\n", NULL), "unterminated");
+	expect_bad(parse_conf(&cfg, "cpus = 99\n", NULL), "vm.conf: --cpus: '99'");
+	expect_bad(parse_conf(&cfg, "cpus = 2\x1b[2J\n", NULL), "control character");
+	/* A bad value in the file does not matter when the command line replaces it. */
+	expect_ok(parse_conf(&cfg, "cpus = 99\n", "--cpus", "3", NULL));
+	ck_assert_uint_eq(cfg.cpus, 3);
+	/* --help on the command line wins over a broken file. */
+	expect_ok(parse_conf(&cfg, "frobnicate\n", "--help", NULL));
+	ck_assert_int_eq(cfg.action, CLI_HELP);
 }
 END_TEST
 
@@ -361,89 +439,7 @@ START_TEST(uint_cases)
 }
 END_TEST
 
-/* ---- base64 ---- */
-
-static int b64val(char c)
-{
-	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const char *p = c ? strchr(tbl, c) : NULL;
-
-	return p ? (int)(p - tbl) : -1;
-}
-
-/* Strict decoder for the test; returns decoded length or -1. */
-static long b64decode(const char *s, size_t slen, uint8_t *out, size_t outlen)
-{
-	size_t o = 0;
-
-	if (slen % 4)
-		return -1;
-	for (size_t i = 0; i < slen; i += 4) {
-		int a = b64val(s[i]), b = b64val(s[i + 1]);
-		int c = s[i + 2] == '=' ? -2 : b64val(s[i + 2]);
-		int d = s[i + 3] == '=' ? -2 : b64val(s[i + 3]);
-		uint32_t v;
-
-		if (a < 0 || b < 0 || c == -1 || d == -1 || (c == -2 && d != -2))
-			return -1;
-		if ((c == -2 || d == -2) && i + 4 != slen)
-			return -1;
-		v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)(c < 0 ? 0 : c) << 6 | (uint32_t)(d < 0 ? 0 : d);
-		if (o + 3 > outlen)
-			return -1;
-		out[o++] = (uint8_t)(v >> 16);
-		if (c >= 0)
-			out[o++] = (uint8_t)(v >> 8);
-		if (d >= 0)
-			out[o++] = (uint8_t)v;
-	}
-	return (long)o;
-}
-
-START_TEST(base64_rfc4648)
-{
-	static const struct { const char *in, *out; } v[] = {
-		{ "", "" },
-		{ "f", "Zg==" },
-		{ "fo", "Zm8=" },
-		{ "foo", "Zm9v" },
-		{ "foob", "Zm9vYg==" },
-		{ "fooba", "Zm9vYmE=" },
-		{ "foobar", "Zm9vYmFy" },
-	};
-	char buf[64];
-
-	for (unsigned i = 0; i < ARRAY_SIZE(v); i++) {
-		memset(buf, 'Z', sizeof(buf));
-		ck_assert_int_eq(base64_encode(v[i].in, strlen(v[i].in), buf, sizeof(buf)), 0);
-		ck_assert_str_eq(buf, v[i].out);
-	}
-}
-END_TEST
-
-START_TEST(base64_binary_and_sizes)
-{
-	static const uint8_t bin[] = { 0xFF, 0xFE, 0xFD, 0x00, 0x3E, 0x3F };
-	char buf[16];
-
-	ck_assert_int_eq(base64_encode(bin, 3, buf, sizeof(buf)), 0);
-	ck_assert_str_eq(buf, "//79");
-	ck_assert_int_eq(base64_encode(bin, sizeof(bin), buf, sizeof(buf)), 0);
-	ck_assert_str_eq(buf, "//79AD4/");
-	ck_assert_int_eq(base64_encode(bin + 3, 1, buf, sizeof(buf)), 0);
-	ck_assert_str_eq(buf, "AA==");
-	/* Exact fit: 8 characters + NUL; one byte less is -E2BIG. */
-	ck_assert_int_eq(base64_encode("foobar", 6, buf, 9), 0);
-	ck_assert_str_eq(buf, "Zm9vYmFy");
-	ck_assert_int_eq(base64_encode("foobar", 6, buf, 8), -E2BIG);
-	ck_assert_int_eq(base64_encode("fooba", 5, buf, 8), -E2BIG);
-	ck_assert_int_eq(base64_encode("", 0, buf, 1), 0);
-	ck_assert_str_eq(buf, "");
-	ck_assert_int_eq(base64_encode("", 0, buf, 0), -E2BIG);
-}
-END_TEST
-
-/* ---- run_build_cmdline ---- */
+/* ---- cmdline_build ---- */
 
 /* Is `tok` one whole space-separated word of s? */
 static bool has_token(const char *s, const char *tok)
@@ -462,7 +458,7 @@ START_TEST(cmdline_default)
 	char buf[1024];
 
 	memset(&cfg, 0, sizeof(cfg));
-	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 0, 3000000), 0);
+	ck_assert_int_eq(cmdline_build(buf, sizeof(buf), &cfg, 0, 3000000), 0);
 	ck_assert(has_token(buf, "console=ttyS0"));
 	ck_assert(has_token(buf, "quiet"));
 	ck_assert(!has_token(buf, "emulated_cpl0"));
@@ -481,7 +477,7 @@ START_TEST(cmdline_verbose)
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.verbose = true;
-	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 0, 0), 0);
+	ck_assert_int_eq(cmdline_build(buf, sizeof(buf), &cfg, 0, 0), 0);
 	ck_assert(has_token(buf, "console=ttyS0"));
 	ck_assert(!has_token(buf, "quiet"));
 }
@@ -493,51 +489,50 @@ START_TEST(cmdline_emulated)
 	char buf[1024];
 
 	memset(&cfg, 0, sizeof(cfg));
-	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 1, 3000000), 0);
+	ck_assert_int_eq(cmdline_build(buf, sizeof(buf), &cfg, 1, 3000000), 0);
 	ck_assert(has_token(buf, "emulated_cpl0"));
 	ck_assert(has_token(buf, "lpj=12000000")); /* 3 GHz / HZ 250 */
 	/* User code kept off AVX, whose state the kernel cannot save there. */
 	ck_assert_ptr_nonnull(strstr(buf, " GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX,-AVX2,-AVX512F,"));
 	ck_assert(has_token(buf, "console=ttyS0"));
-	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 1, 2593907), 0);
+	ck_assert_int_eq(cmdline_build(buf, sizeof(buf), &cfg, 1, 2593907), 0);
 	ck_assert(has_token(buf, "lpj=10375628"));
 	/* Unknown TSC frequency: no lpj. */
-	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 1, 0), 0);
+	ck_assert_int_eq(cmdline_build(buf, sizeof(buf), &cfg, 1, 0), 0);
 	ck_assert(has_token(buf, "emulated_cpl0"));
 	ck_assert_ptr_null(strstr(buf, "lpj="));
 }
 END_TEST
 
-START_TEST(cmdline_exec_base64)
+/* --exec goes over the init channel: only a marker on the command line, never the command. */
+START_TEST(cmdline_exec_via_channel)
 {
 	static const char *const cmds[] = {
-		"echo hello; exit 3", "a", "ab", "sh -c 'x=\"1 2\"; echo $x' && ls /proc | wc -l",
+		"echo hello; exit 3", "a", "sh -c 'x=\"1 2\"; echo $x' && ls /proc | wc -l",
 	};
 	struct vmm_config cfg;
 	char buf[2048];
 
 	for (unsigned i = 0; i < ARRAY_SIZE(cmds); i++) {
-		const char *p, *end;
-		uint8_t dec[512];
-		long n;
-
 		memset(&cfg, 0, sizeof(cfg));
 		cfg.exec = cmds[i];
-		ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 0, 0), 0);
-		p = strstr(buf, "aperture.exec=");
-		ck_assert_ptr_nonnull(p);
-		ck_assert(p == buf || p[-1] == ' ');
-		p += strlen("aperture.exec=");
-		end = strchr(p, ' ');
-		if (!end)
-			end = p + strlen(p);
-		n = b64decode(p, (size_t)(end - p), dec, sizeof(dec));
-		ck_assert_msg(n >= 0, "'%.*s' is not valid base64", (int)(end - p), p);
-		ck_assert_uint_eq((size_t)n, strlen(cmds[i]));
-		ck_assert_mem_eq(dec, cmds[i], (size_t)n);
-		/* The raw command must not leak into the command line. */
-		if (strlen(cmds[i]) > 8)
+		ck_assert_int_eq(cmdline_build(buf, sizeof(buf), &cfg, 0, 0), 0);
+		ck_assert(has_token(buf, "aperture.exec=channel"));
+		if (strlen(cmds[i]) > 2)
 			ck_assert_ptr_null(strstr(buf, cmds[i]));
+	}
+	/* A command far beyond the kernel's 2 KiB command line is fine. */
+	{
+		static char big[INITCHAN_MAX_EXEC + 2];
+		struct vmm_config c2;
+		char *argv[] = { (char *)"vmm", (char *)"--exec", big, NULL };
+
+		memset(big, 'x', INITCHAN_MAX_EXEC);
+		ck_assert_int_eq(cli_parse(3, argv, &c2, err, sizeof(err)), 0);
+		ck_assert_int_eq(cmdline_build(buf, sizeof(buf), &c2, 1, 3000000), 0);
+		ck_assert_uint_lt(strlen(buf), 1024);
+		big[INITCHAN_MAX_EXEC] = 'x';
+		expect_bad(cli_parse(3, argv, &c2, err, sizeof(err)), "at most 32768");
 	}
 }
 END_TEST
@@ -552,19 +547,19 @@ START_TEST(cmdline_user_last)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.cmdline = user;
 	cfg.exec = "true";
-	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 1, 1000000), 0);
+	ck_assert_int_eq(cmdline_build(buf, sizeof(buf), &cfg, 1, 1000000), 0);
 	bl = strlen(buf);
 	ck_assert_uint_gt(bl, ul);
 	ck_assert_str_eq(buf + bl - ul, user);
 	ck_assert_uint_eq(buf[bl - ul - 1], ' ');
-	ck_assert(has_token(buf, "aperture.exec=dHJ1ZQ=="));
+	ck_assert(has_token(buf, "aperture.exec=channel"));
 	ck_assert(has_token(buf, "quiet"));
 	ck_assert(has_token(buf, "emulated_cpl0"));
 	ck_assert(strstr(buf, "aperture.exec=") < strstr(buf, user));
 	ck_assert(strstr(buf, "console=ttyS0") < strstr(buf, "aperture.exec="));
 	/* An empty user command line adds nothing. */
 	cfg.cmdline = "";
-	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 0, 0), 0);
+	ck_assert_int_eq(cmdline_build(buf, sizeof(buf), &cfg, 0, 0), 0);
 	ck_assert_uint_ne(buf[strlen(buf) - 1], ' ');
 }
 END_TEST
@@ -578,29 +573,29 @@ START_TEST(cmdline_e2big)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.exec = "echo something fairly long to make the line longer";
 	cfg.cmdline = "loglevel=8";
-	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 1, 3000000), 0);
+	ck_assert_int_eq(cmdline_build(buf, sizeof(buf), &cfg, 1, 3000000), 0);
 	need = strlen(buf) + 1;
 	/* Exactly enough space works and gives the same string. */
-	ck_assert_int_eq(run_build_cmdline(small, need, &cfg, 1, 3000000), 0);
+	ck_assert_int_eq(cmdline_build(small, need, &cfg, 1, 3000000), 0);
 	ck_assert_str_eq(small, buf);
-	ck_assert_int_eq(run_build_cmdline(small, need - 1, &cfg, 1, 3000000), -E2BIG);
-	ck_assert_int_eq(run_build_cmdline(small, 10, &cfg, 0, 0), -E2BIG);
-	ck_assert_int_eq(run_build_cmdline(small, 1, &cfg, 0, 0), -E2BIG);
-	ck_assert_int_eq(run_build_cmdline(small, 0, &cfg, 0, 0), -E2BIG);
+	ck_assert_int_eq(cmdline_build(small, need - 1, &cfg, 1, 3000000), -E2BIG);
+	ck_assert_int_eq(cmdline_build(small, 10, &cfg, 0, 0), -E2BIG);
+	ck_assert_int_eq(cmdline_build(small, 1, &cfg, 0, 0), -E2BIG);
+	ck_assert_int_eq(cmdline_build(small, 0, &cfg, 0, 0), -E2BIG);
 	/* Too small for the exec token alone. */
 	cfg.cmdline = NULL;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.exec = "x";
-	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 0, 0), 0);
+	ck_assert_int_eq(cmdline_build(buf, sizeof(buf), &cfg, 0, 0), 0);
 	need = strlen(buf) + 1;
-	ck_assert_int_eq(run_build_cmdline(small, need - 2, &cfg, 0, 0), -E2BIG);
+	ck_assert_int_eq(cmdline_build(small, need - 2, &cfg, 0, 0), -E2BIG);
 	/* And the user part. */
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.cmdline = "abc";
-	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 0, 0), 0);
+	ck_assert_int_eq(cmdline_build(buf, sizeof(buf), &cfg, 0, 0), 0);
 	need = strlen(buf) + 1;
-	ck_assert_int_eq(run_build_cmdline(small, need, &cfg, 0, 0), 0);
-	ck_assert_int_eq(run_build_cmdline(small, need - 1, &cfg, 0, 0), -E2BIG);
+	ck_assert_int_eq(cmdline_build(small, need, &cfg, 0, 0), 0);
+	ck_assert_int_eq(cmdline_build(small, need - 1, &cfg, 0, 0), -E2BIG);
 }
 END_TEST
 
@@ -679,10 +674,10 @@ START_TEST(cmdline_swiotlb)
 	char buf[1024];
 
 	expect_ok(parse(&cfg, "--swiotlb", "32M", NULL));
-	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 0, 0), 0);
+	ck_assert_int_eq(cmdline_build(buf, sizeof(buf), &cfg, 0, 0), 0);
 	ck_assert(has_token(buf, "virtio_swiotlb=32M"));
 	expect_ok(parse(&cfg, "--dma", "direct", NULL));
-	ck_assert_int_eq(run_build_cmdline(buf, sizeof(buf), &cfg, 0, 0), 0);
+	ck_assert_int_eq(cmdline_build(buf, sizeof(buf), &cfg, 0, 0), 0);
 	ck_assert_ptr_null(strstr(buf, "virtio_swiotlb"));
 }
 END_TEST
@@ -709,6 +704,7 @@ Suite *cli_suite(void)
 	tcase_add_test(c, cli_help_version);
 	tcase_add_test(c, cli_positional);
 	tcase_add_test(c, cli_reparse_resets_state);
+	tcase_add_test(c, cli_config_file);
 	tcase_add_test(c, cli_dma_swiotlb);
 	tcase_add_test(c, cli_shares);
 	suite_add_tcase(s, c);
@@ -719,12 +715,10 @@ Suite *cli_suite(void)
 	tcase_add_test(u, uint_cases);
 	suite_add_tcase(s, u);
 
-	tcase_add_test(r, base64_rfc4648);
-	tcase_add_test(r, base64_binary_and_sizes);
 	tcase_add_test(r, cmdline_default);
 	tcase_add_test(r, cmdline_verbose);
 	tcase_add_test(r, cmdline_emulated);
-	tcase_add_test(r, cmdline_exec_base64);
+	tcase_add_test(r, cmdline_exec_via_channel);
 	tcase_add_test(r, cmdline_user_last);
 	tcase_add_test(r, cmdline_e2big);
 	tcase_add_test(r, cmdline_swiotlb);

@@ -5,7 +5,7 @@
 #include <check.h>
 #include <errno.h>
 #include <string.h>
-#include "firmware/layout.h"
+#include "lib/layout.h"
 #include "firmware/mptable.h"
 #include "firmware/zeropage.h"
 #include "tests/unit/suites.h"

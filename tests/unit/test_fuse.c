@@ -49,6 +49,8 @@ static void host_write(const char *rel, const char *data)
  * One request: header + args (+ data) readable, `outlen` bytes writable.
  * Returns what fuse_pt_handle() returned; the reply is in rbuf.
  */
+static bool use_hiprio; /* send through fuse_pt_handle_hiprio() */
+
 static long call_raw(uint32_t op, uint64_t node, const void *a, size_t alen, const void *b, size_t blen,
 		     size_t outlen)
 {
@@ -63,6 +65,8 @@ static long call_raw(uint32_t op, uint64_t node, const void *a, size_t alen, con
 	if (blen)
 		memcpy(req + sizeof(h) + alen, b, blen);
 	memset(rbuf, 0xA5, outlen < sizeof(rbuf) ? outlen : sizeof(rbuf));
+	if (use_hiprio)
+		return fuse_pt_handle_hiprio(fs, &in, 1, &out, outlen ? 1 : 0);
 	return fuse_pt_handle(fs, &in, 1, &out, outlen ? 1 : 0);
 }
 
@@ -937,6 +941,40 @@ START_TEST(vfs_bad_init_args)
 }
 END_TEST
 
+/* The hiprio queue serves FORGET, BATCH_FORGET and INTERRUPT; anything else is ENOSYS. */
+START_TEST(fuse_hiprio_only_forget)
+{
+	struct fuse_entry_out e;
+	struct fuse_forget_in fi = { .nlookup = 1 };
+	struct fuse_mkdir_in mi = { .mode = 0755 };
+	uint64_t node;
+	unsigned before;
+
+	up();
+	do_init();
+	host_write("f", "x");
+	node = lookup(FUSE_ROOT_ID, "f", &e);
+	ck_assert_uint_ne(node, 0);
+	before = fuse_pt_inode_count(fs);
+	use_hiprio = true;
+	expect_err(call(FUSE_GETATTR, node, NULL, 0, NULL, 0), -ENOSYS);
+	expect_err(call(FUSE_MKDIR, FUSE_ROOT_ID, &mi, sizeof(mi), "d", 2), -ENOSYS);
+	expect_err(call(FUSE_INIT, 0, NULL, 0, NULL, 0), -ENOSYS);
+	ck_assert_int_eq(call(FUSE_INTERRUPT, 0, NULL, 0, NULL, 0), 0);
+	ck_assert_int_eq(call(FUSE_FORGET, node, &fi, sizeof(fi), NULL, 0), 0);
+	use_hiprio = false;
+	ck_assert_uint_eq(fuse_pt_inode_count(fs), before - 1);
+	{
+		char p[300];
+		struct stat st;
+
+		snprintf(p, sizeof(p), "%s/d", root);
+		ck_assert_int_ne(stat(p, &st), 0); /* MKDIR did not run */
+	}
+	down();
+}
+END_TEST
+
 Suite *fuse_suite(void)
 {
 	Suite *s = suite_create("fuse");
@@ -944,6 +982,7 @@ Suite *fuse_suite(void)
 
 	tcase_set_timeout(t, 30);
 	tcase_add_test(t, vq_iov_helpers);
+	tcase_add_test(t, fuse_hiprio_only_forget);
 	tcase_add_test(t, fuse_needs_init);
 	tcase_add_test(t, fuse_lookup_and_names);
 	tcase_add_test(t, fuse_escape_symlink);

@@ -142,6 +142,58 @@ START_TEST(initchan_hostile)
 }
 END_TEST
 
+/*
+ * Issue 9, defect 1: a header declaring totalsize 0 (or > 64 KiB), then more
+ * data on the same stream. The parser must refuse everything after its first
+ * error (sticky) and never write past its buffer: a canary right behind the
+ * parser catches an overflow even without AddressSanitizer.
+ */
+START_TEST(initchan_error_is_sticky)
+{
+	static struct {
+		struct initchan_parser p;
+		uint8_t canary[128 * 1024];
+	} s;
+	static uint8_t junk[70000];
+	static const uint32_t sizes[] = { 0, 40, 65537, 0xFFFFFFFF };
+
+	for (unsigned k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		struct fdt_header h;
+		int r;
+
+		memset(s.canary, 0xA5, sizeof(s.canary));
+		memset(junk, 'x', sizeof(junk));
+		memset(&h, 0, sizeof(h));
+		h.magic = cpu_to_fdt32(FDT_MAGIC);
+		h.totalsize = cpu_to_fdt32(sizes[k]);
+		ngot = 0;
+		initchan_parser_init(&s.p);
+		r = initchan_feed(&s.p, (const uint8_t *)&h, sizeof(h), cb, NULL, err, sizeof(err));
+		ck_assert_int_lt(r, 0);
+		/* The guest goes on sending on the same connection. */
+		for (unsigned i = 0; i < 3; i++)
+			ck_assert_int_eq(initchan_feed(&s.p, junk, sizeof(junk), cb, NULL, err, sizeof(err)), r);
+		/* Even a good message is refused now: the stream is dead. */
+		ck_assert_int_eq(initchan_feed(&s.p, blob, caps(blob, sizeof(blob), 0, 0), cb, NULL, err, sizeof(err)),
+				 r);
+		ck_assert_uint_eq(ngot, 0);
+		ck_assert_uint_le(s.p.len, INITCHAN_MAX_MSG);
+		for (size_t i = 0; i < sizeof(s.canary); i++)
+			ck_assert_msg(s.canary[i] == 0xA5, "parser wrote past its buffer (byte %zu)", i);
+	}
+	/* The same after a decode error (a whole but malformed message). */
+	initchan_parser_init(&s.p);
+	{
+		size_t n = one_prop(blob, "exit-status", "status", "abc", 3);
+		int r = initchan_feed(&s.p, blob, n, cb, NULL, err, sizeof(err));
+
+		ck_assert_int_eq(r, -EBADMSG);
+		ck_assert_int_eq(initchan_feed(&s.p, blob, caps(blob, sizeof(blob), 0, 0), cb, NULL, err, sizeof(err)),
+				 r);
+	}
+}
+END_TEST
+
 START_TEST(initchan_devices_ready_roundtrip)
 {
 	struct initchan_device d[2] = {
@@ -150,14 +202,21 @@ START_TEST(initchan_devices_ready_roundtrip)
 		  .aperture_base = 0x8000000, .aperture_size = 0x200000 },
 	};
 	struct initchan_msg m;
-	long n = initchan_build_devices_ready(blob, sizeof(blob), d, 2);
+	long n = initchan_build_devices_ready(blob, sizeof(blob), d, 2, "echo hi");
 
 	ck_assert_int_gt(n, 0);
 	ck_assert_int_eq(initchan_decode(blob, (size_t)n, &m, err, sizeof(err)), 0);
 	ck_assert_int_eq(m.type, MSG_DEVICES_READY);
 	ck_assert_uint_eq(m.ndevices, 2);
 	ck_assert_int_eq(fdt_subnode_offset(blob, 0, "device@3") >= 0, 1);
-	ck_assert_int_eq(initchan_build_devices_ready(blob, 64, d, 2), -E2BIG);
+	{
+		int l;
+		const char *e = fdt_getprop(blob, 0, "exec", &l);
+
+		ck_assert_ptr_nonnull(e);
+		ck_assert_str_eq(e, "echo hi");
+	}
+	ck_assert_int_eq(initchan_build_devices_ready(blob, 64, d, 2, NULL), -E2BIG);
 }
 END_TEST
 
@@ -169,6 +228,7 @@ Suite *initchan_suite(void)
 	tcase_add_test(t, initchan_caps_whole_and_bytewise);
 	tcase_add_test(t, initchan_exit_status_and_unknown);
 	tcase_add_test(t, initchan_hostile);
+	tcase_add_test(t, initchan_error_is_sticky);
 	tcase_add_test(t, initchan_devices_ready_roundtrip);
 	suite_add_tcase(s, t);
 	return s;

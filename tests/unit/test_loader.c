@@ -6,7 +6,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <string.h>
-#include "firmware/layout.h"
+#include "lib/layout.h"
 #include "firmware/zeropage.h"
 #include "tests/unit/suites.h"
 #include "vmm/loader.h"
@@ -272,6 +272,20 @@ START_TEST(bz_bad_init_size_alignment)
 	h.kernel_alignment = 0;
 	bz_put(&h);
 	expect_bz_fail(BZ_LEN, "kernel_alignment");
+
+	/* pref_address + init_size wrapping past 2^64 (it looked tiny before). */
+	bz_build();
+	h = bz_get();
+	h.pref_address = 0xFFFFFFFFFFFFF000ULL;
+	h.init_size = 0x2000;
+	bz_put(&h);
+	expect_bz_fail(BZ_LEN, "pref_address");
+
+	bz_build();
+	h = bz_get();
+	h.pref_address = SZ_4G - 0x1000;
+	bz_put(&h);
+	expect_bz_fail(BZ_LEN, "pref_address");
 }
 END_TEST
 

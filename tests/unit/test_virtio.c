@@ -4,6 +4,7 @@
  * through configuration-space and BAR accesses, as the guest driver does.
  */
 #include <check.h>
+#include <pthread.h>
 #include <string.h>
 #include "devices/virtio-rng.h"
 #include "tests/unit/harness.h"
@@ -194,6 +195,60 @@ START_TEST(virtio_bad_queue_setup_needs_reset)
 }
 END_TEST
 
+/*
+ * Issue 9, defect 2: two vCPUs writing device_status together. Each thread
+ * runs reset -> ACKNOWLEDGE|DRIVER -> features -> FEATURES_OK -> DRIVER_OK in
+ * a loop, so resets race with each other and with worker starts. Before
+ * status writes, reset and worker start/stop were serialised, two resets
+ * joined the same worker (a hang: the test times out) or a DRIVER_OK
+ * started a worker in the middle of another thread's reset.
+ */
+static void *status_storm(void *arg)
+{
+	unsigned n = (unsigned)(uintptr_t)arg;
+
+	for (unsigned i = 0; i < n; i++) {
+		h_set_status(&h, 0);
+		h_set_status(&h, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+		h_common_write(&h, VIRTIO_PCI_COMMON_GFSELECT, 4, 1);
+		h_common_write(&h, VIRTIO_PCI_COMMON_GF, 4, 1); /* VERSION_1 */
+		h_set_status(&h, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
+		h_set_status(&h, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK |
+				      VIRTIO_CONFIG_S_DRIVER_OK);
+		if (i % 7 == 0)
+			h_kick(&h, 0);
+	}
+	return NULL;
+}
+
+START_TEST(virtio_concurrent_status_writes)
+{
+	pthread_t t[3];
+	struct fake_ring r;
+	uint8_t buf[64];
+	uint32_t id, len;
+
+	up();
+	for (unsigned i = 0; i < 3; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, status_storm, (void *)(uintptr_t)3000), 0);
+	for (unsigned i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	/* The device still works after the storm: one clean bring-up, one request. */
+	ck_assert(h_negotiate(&h, VERSION_1));
+	fake_ring_layout(&r, &h.fm, 8, 0x1000);
+	h_queue_setup(&h, 0, &r, 1);
+	h_driver_ok(&h);
+	fake_avail_push(&r, fake_chain(&r, 0, (struct fake_seg[]){ { 0x8000, sizeof(buf), true } }, 1));
+	h_kick(&h, 0);
+	ck_assert(h_wait_used(&r, 0, 2000));
+	ck_assert(fake_used_next(&r, &id, &len));
+	ck_assert_uint_eq(len, sizeof(buf));
+	h_set_status(&h, 0);
+	ck_assert(!rng.vdev.worker_running);
+	down();
+}
+END_TEST
+
 Suite *virtio_suite(void)
 {
 	Suite *s = suite_create("virtio");
@@ -207,6 +262,7 @@ Suite *virtio_suite(void)
 	tcase_add_test(t, virtio_rng_readable_buffer_needs_reset);
 	tcase_add_test(t, virtio_chain_outside_memory_needs_reset);
 	tcase_add_test(t, virtio_bad_queue_setup_needs_reset);
+	tcase_add_test(t, virtio_concurrent_status_writes);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "devices/virtio-vsock.h"
+#include "devices/vsock-uds.h"
 #include "tests/unit/harness.h"
 #include "tests/unit/suites.h"
 
@@ -533,6 +534,48 @@ START_TEST(vsock_host_close)
 }
 END_TEST
 
+/*
+ * Issue 9, defect 1 (the vsock half): the monitor closes a connection (a
+ * malformed init-channel message) while the guest keeps sending and posts
+ * no rx buffer. No payload may reach recv() after vsock_close(), and the
+ * connection must be torn down (closed()) within VSOCK_CLOSE_TIMEOUT_MS
+ * although the SHUTDOWN/RST can never be delivered; the RST follows once
+ * the guest posts a buffer.
+ */
+START_TEST(vsock_host_close_guest_withholds_rx)
+{
+	static const char junk[64] = "more and more data";
+	struct virtio_vsock_hdr hd;
+	bool closed = false;
+
+	up();
+	post_rx(1); /* room for the RESPONSE only */
+	guest_connects(256 * 1024);
+	vsock_close(tl.c);
+	hd = mkhdr(VIRTIO_VSOCK_OP_RW, GPORT, PORT);
+	hd.len = htole32(sizeof(junk));
+	for (unsigned i = 0; i < 8; i++)
+		tx(&hd, junk, sizeof(junk));
+	pthread_mutex_lock(&tl.m);
+	ck_assert_uint_eq(tl.n, 0);
+	pthread_mutex_unlock(&tl.m);
+	for (unsigned t = 0; t < VSOCK_CLOSE_TIMEOUT_MS + 3000 && !closed; t += 10) {
+		sleep_ms(10);
+		pthread_mutex_lock(&tl.m);
+		closed = tl.closes == 1;
+		pthread_mutex_unlock(&tl.m);
+	}
+	ck_assert_msg(closed, "closing connection not torn down without rx buffers");
+	/* More data after the teardown is ignored too. */
+	tx(&hd, junk, sizeof(junk));
+	ck_assert_uint_eq(tl.n, 0);
+	post_rx(4);
+	rx_expect(VIRTIO_VSOCK_OP_RST, PORT, GPORT);
+	ck_assert(!failed());
+	down();
+}
+END_TEST
+
 /* Host-initiated: REQUEST to the guest, RESPONSE back, connected(). */
 START_TEST(vsock_host_connect)
 {
@@ -816,6 +859,7 @@ Suite *vsock_suite(void)
 	tcase_add_test(t, vsock_guest_shutdown);
 	tcase_add_test(t, vsock_guest_rst);
 	tcase_add_test(t, vsock_host_close);
+	tcase_add_test(t, vsock_host_close_guest_withholds_rx);
 	tcase_add_test(t, vsock_host_connect);
 	tcase_add_test(t, vsock_hostile_headers);
 	tcase_add_test(t, vsock_header_in_writable_needs_reset);
