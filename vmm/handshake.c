@@ -115,6 +115,22 @@ static void programmed(struct handshake *hs, enum hs_outcome o, const char *dev,
 			    dma_mode_name(hs->cfg->dma), (unsigned long long)a->base, (unsigned long long)a->size);
 }
 
+/*
+ * A device's view: its aperture (marked shared with --dma shared, where every
+ * device gets the whole pool, so that the guest shares one bounce pool rather
+ * than refusing a duplicate), or all of RAM.
+ */
+static struct gm_view device_view(const struct handshake *hs, enum hs_outcome o, const struct aperture *a)
+{
+	struct gm_view v;
+
+	if (o != HS_APERTURES)
+		return gm_view_all(&hs->vm->mem);
+	v = gm_view_aperture(&hs->vm->mem, a->base, a->size);
+	v.shared = hs->cfg->dma == DMA_SHARED;
+	return v;
+}
+
 static void on_caps(struct handshake *hs, const struct initchan_msg *m)
 {
 	struct initchan_device devs[CLI_MAX_SHARES + 2];
@@ -153,8 +169,7 @@ static void on_caps(struct handshake *hs, const struct initchan_msg *m)
 		return;
 	}
 	/* The devices that waited for the handshake, in cli_aperture_kinds() order. */
-	view = o == HS_APERTURES ? gm_view_aperture(&hs->vm->mem, ap[0].base, ap[0].size)
-				 : gm_view_all(&hs->vm->mem);
+	view = device_view(hs, o, &ap[0]);
 	if (devmgr_add_rng(hs->dm, &view) == 0) {
 		devs[n++] = (struct initchan_device){ .kind = "virtio-rng", .slot = hs->dm->rng.vdev.pci.slot,
 						      .aperture_base = ap[0].base, .aperture_size = ap[0].size };
@@ -167,7 +182,7 @@ static void on_caps(struct handshake *hs, const struct initchan_msg *m)
 		const struct aperture *a = &ap[1 + i];
 		int slot;
 
-		view = o == HS_APERTURES ? gm_view_aperture(&hs->vm->mem, a->base, a->size) : gm_view_all(&hs->vm->mem);
+		view = device_view(hs, o, a);
 		slot = devmgr_add_fs(hs->dm, &view, sh->tag, sh->path,
 				     hs->cfg->cpus < VIRTIO_FS_MAX_REQ_QUEUES ? hs->cfg->cpus : VIRTIO_FS_MAX_REQ_QUEUES);
 		if (slot < 0) {
