@@ -315,8 +315,11 @@ static int add_virtio_cap(struct pci_dev *d, uint8_t type, uint32_t off, uint32_
 	return c;
 }
 
-/* The aperture capability: a struct virtio_pci_cap64 of cfg_type VIRTIO_PCI_CAP_SWIOTLB. */
-static int add_aperture_cap(struct pci_dev *d, uint64_t base, uint64_t size)
+/*
+ * The aperture capability (devices/virtio-pci.h): a struct virtio_pci_cap64 of
+ * cfg_type VIRTIO_PCI_CAP_SWIOTLB whose bar says "guest memory".
+ */
+static int add_aperture_cap(struct pci_dev *d, uint64_t base, uint64_t size, bool shared)
 {
 	int c = pci_add_cap(d, PCI_CAP_ID_VNDR, sizeof(struct virtio_pci_cap64));
 
@@ -324,7 +327,9 @@ static int add_aperture_cap(struct pci_dev *d, uint64_t base, uint64_t size)
 		return c;
 	d->cfg[c + VIRTIO_PCI_CAP_LEN] = (uint8_t)sizeof(struct virtio_pci_cap64);
 	d->cfg[c + VIRTIO_PCI_CAP_CFG_TYPE] = VIRTIO_PCI_CAP_SWIOTLB;
-	d->cfg[c + VIRTIO_PCI_CAP_BAR] = 0;
+	d->cfg[c + VIRTIO_PCI_CAP_BAR] = VIRTIO_PCI_APERTURE_BAR_MEMORY;
+	d->cfg[c + VIRTIO_PCI_APERTURE_FLAGS] = shared ? VIRTIO_PCI_APERTURE_F_SHARED : 0;
+	d->cfg[c + VIRTIO_PCI_APERTURE_FLAGS + 1] = 0;
 	pci_set32(d, (unsigned)c + VIRTIO_PCI_CAP_OFFSET, (uint32_t)base);
 	pci_set32(d, (unsigned)c + VIRTIO_PCI_CAP_LENGTH, (uint32_t)size);
 	pci_set32(d, (unsigned)c + offsetof(struct virtio_pci_cap64, offset_hi), (uint32_t)(base >> 32));
@@ -368,7 +373,7 @@ int virtio_dev_init_n(struct virtio_dev *vd, const struct virtio_dev_ops *ops, c
 		return c;
 	pci_set32(&vd->pci, (unsigned)c + sizeof(struct virtio_pci_cap), VIRTIO_PCI_NOTIFY_MULT);
 	if (view->aperture) {
-		c = add_aperture_cap(&vd->pci, view->base, view->size);
+		c = add_aperture_cap(&vd->pci, view->base, view->size, view->shared);
 		if (c < 0)
 			return c;
 		vd->aperture_cap = c;

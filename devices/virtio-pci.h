@@ -43,18 +43,22 @@
 #define VIRTIO_PCI_NOTIFY_MULT 4
 #define VIRTIO_PCI_COMMON_SIZE 0x38
 /*
- * Per-device DMA apertures (docs/protocol.md): the feature bit and the
- * vendor capability type of the VIRTIO_F_SWIOTLB RFC, neither in the
- * kernel headers yet. The capability is a struct virtio_pci_cap64 whose
- * offset/offset_hi hold the aperture's guest-physical base and
- * length/length_hi its size (bar and id are 0).
+ * Per-device DMA apertures (docs/protocol.md, "Aperture capability"). No
+ * ratified virtio specification defines any of this, so no system header
+ * has it: bit 27 and cfg_type 10 are the numbers of the VIRTIO_F_SWIOTLB
+ * proposal (virtio-comment, April 2025). The capability is a struct
+ * virtio_pci_cap64 of that cfg_type, but with bar = 0xff, a value the
+ * specification reserves (drivers ignore such a capability): the proposal's
+ * region lies in a BAR, an aperture is guest memory, and the two must not be
+ * mistaken for each other. offset/offset_hi hold the aperture's
+ * guest-physical base, length/length_hi its size, the le16 in the padding
+ * flags; the guest refuses flags it does not know.
  */
-#ifndef VIRTIO_F_SWIOTLB
 #define VIRTIO_F_SWIOTLB 27
-#endif
-#ifndef VIRTIO_PCI_CAP_SWIOTLB
 #define VIRTIO_PCI_CAP_SWIOTLB 10
-#endif
+#define VIRTIO_PCI_APERTURE_BAR_MEMORY 0xff /* bar: guest memory, no BAR */
+#define VIRTIO_PCI_APERTURE_FLAGS 6         /* offset of the le16 flags */
+#define VIRTIO_PCI_APERTURE_F_SHARED 0x1    /* other devices get the same one */
 /* What an aperture device requires the driver to acknowledge. */
 #define VIRTIO_APERTURE_FEATURES \
 	((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_ACCESS_PLATFORM) | (1ULL << VIRTIO_F_SWIOTLB))

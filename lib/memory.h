@@ -59,6 +59,7 @@ struct gm_view {
 	uint64_t base;
 	uint64_t size;
 	bool aperture;
+	bool shared;             /* aperture: other devices get the same one (--dma shared) */
 	struct gm_stats *stats;  /* optional */
 };
 

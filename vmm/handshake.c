@@ -127,6 +127,22 @@ static void programmed(struct handshake *hs, enum hs_outcome o, const char *dev,
 			    dma_mode_name(hs->cfg->dma), (unsigned long long)a->base, (unsigned long long)a->size);
 }
 
+/*
+ * A device's view: its aperture (marked shared with --dma shared, where every
+ * device gets the whole pool, so that the guest shares one bounce pool rather
+ * than refusing a duplicate), or all of RAM.
+ */
+static struct gm_view device_view(const struct handshake *hs, enum hs_outcome o, const struct aperture *a)
+{
+	struct gm_view v;
+
+	if (o != HS_APERTURES)
+		return gm_view_all(&hs->vm->mem);
+	v = gm_view_aperture(&hs->vm->mem, a->base, a->size);
+	v.shared = hs->cfg->dma == DMA_SHARED;
+	return v;
+}
+
 static void on_caps(struct handshake *hs, const struct initchan_msg *m)
 {
 	struct initchan_device devs[CLI_MAX_SHARES + 2];
@@ -166,8 +182,7 @@ static void on_caps(struct handshake *hs, const struct initchan_msg *m)
 		return;
 	}
 	/* The devices that waited for the handshake, in cli_aperture_kinds() order. */
-	view = o == HS_APERTURES ? gm_view_aperture(&hs->vm->mem, ap[0].base, ap[0].size)
-				 : gm_view_all(&hs->vm->mem);
+	view = device_view(hs, o, &ap[0]);
 	slot = devmgr_add_rng(hs->dm, &view);
 	if (slot >= 0) {
 		devs[n++] = (struct initchan_device){ .kind = "virtio-rng", .slot = (unsigned)slot,
@@ -180,7 +195,7 @@ static void on_caps(struct handshake *hs, const struct initchan_msg *m)
 		const struct cli_share *sh = &hs->cfg->share[i];
 		const struct aperture *a = &ap[1 + i];
 
-		view = o == HS_APERTURES ? gm_view_aperture(&hs->vm->mem, a->base, a->size) : gm_view_all(&hs->vm->mem);
+		view = device_view(hs, o, a);
 		if (sh->vhost_user)
 			slot = devmgr_add_fs_external(hs->dm, &view, sh->tag, sh->vhost_user);
 		else

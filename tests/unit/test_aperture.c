@@ -217,14 +217,20 @@ END_TEST
 static struct harness h;
 static struct virtio_rng rng;
 
-static void up(void)
+static void up_view(bool shared)
 {
 	struct gm_view v;
 
 	h_init(&h, MEM);
 	v = gm_view_aperture(&h.fm.mem, AP_BASE, AP_SIZE);
+	v.shared = shared;
 	ck_assert_int_eq(virtio_rng_init(&rng, &h.plat, &v), 0);
 	h_plug(&h, &rng.vdev);
+}
+
+static void up(void)
+{
+	up_view(false);
 }
 
 static void down(void)
@@ -243,31 +249,67 @@ static void fence(bool on)
 				  MEM - AP_BASE - AP_SIZE, prot), 0);
 }
 
-START_TEST(cap_layout)
+/*
+ * The aperture capability as docs/protocol.md lays it out, found by walking
+ * the list as the guest does; its config offset.
+ */
+static unsigned find_aperture_cap(void)
 {
-	unsigned off, found = 0;
+	unsigned off, found = 0, at = 0;
 
-	up();
 	ck_assert(h_cfg_read(&h, PCI_STATUS, 2) & PCI_STATUS_CAP_LIST);
-	/* Walk the list as the guest's fixup does. */
 	for (off = h_cfg_read(&h, PCI_CAPABILITY_LIST, 1); off; off = h_cfg_read(&h, off + 1, 1)) {
 		ck_assert_uint_lt(off, 0x100);
 		if (h_cfg_read(&h, off, 1) != PCI_CAP_ID_VNDR || h_cfg_read(&h, off + 3, 1) != VIRTIO_PCI_CAP_SWIOTLB)
 			continue;
 		found++;
-		ck_assert_uint_eq(h_cfg_read(&h, off + 2, 1), sizeof(struct virtio_pci_cap64));
-		ck_assert_uint_eq(h_cfg_read(&h, off + 4, 1), 0); /* bar */
-		ck_assert_uint_eq(h_cfg_read(&h, off + 8, 4), AP_BASE);
-		ck_assert_uint_eq(h_cfg_read(&h, off + 12, 4), AP_SIZE);
-		ck_assert_uint_eq(h_cfg_read(&h, off + 16, 4), 0);
-		ck_assert_uint_eq(h_cfg_read(&h, off + 20, 4), 0);
-		/* Read-only: a guest write changes nothing. */
-		h_cfg_write(&h, off + 8, 4, 0);
-		ck_assert_uint_eq(h_cfg_read(&h, off + 8, 4), AP_BASE);
+		at = off;
 	}
 	ck_assert_uint_eq(found, 1);
+	/* The whole 24 bytes below 0x100 (no extended config space). */
+	ck_assert_uint_le(at + 24, 0x100);
+	return at;
+}
+
+START_TEST(cap_layout)
+{
+	unsigned off;
+
+	up();
+	off = find_aperture_cap();
+	ck_assert_uint_eq(h_cfg_read(&h, off + 2, 1), sizeof(struct virtio_pci_cap64));
+	/* bar 0xff: guest memory, never a BAR the RFC's form would name. */
+	ck_assert_uint_eq(h_cfg_read(&h, off + 4, 1), 0xff);
+	ck_assert_uint_eq(h_cfg_read(&h, off + 5, 1), 0); /* id */
+	ck_assert_uint_eq(h_cfg_read(&h, off + 6, 2), 0); /* flags: not shared */
+	ck_assert_uint_eq(h_cfg_read(&h, off + 8, 4), AP_BASE);
+	ck_assert_uint_eq(h_cfg_read(&h, off + 12, 4), AP_SIZE);
+	ck_assert_uint_eq(h_cfg_read(&h, off + 16, 4), 0);
+	ck_assert_uint_eq(h_cfg_read(&h, off + 20, 4), 0);
+	/* Read-only: a guest write changes nothing. */
+	h_cfg_write(&h, off + 8, 4, 0);
+	ck_assert_uint_eq(h_cfg_read(&h, off + 8, 4), AP_BASE);
+	h_cfg_write(&h, off + 4, 1, 2);
+	ck_assert_uint_eq(h_cfg_read(&h, off + 4, 1), 0xff);
+	h_cfg_write(&h, off + 6, 2, 1);
+	ck_assert_uint_eq(h_cfg_read(&h, off + 6, 2), 0);
 	ck_assert((h_device_features(&h) & (VERSION_1 | ACCESS_PLATFORM | SWIOTLB)) ==
 		  (VERSION_1 | ACCESS_PLATFORM | SWIOTLB));
+	down();
+}
+END_TEST
+
+/* --dma shared: the same aperture for every device, and the capability says so. */
+START_TEST(cap_shared_flag)
+{
+	unsigned off;
+
+	up_view(true);
+	off = find_aperture_cap();
+	ck_assert_uint_eq(h_cfg_read(&h, off + 4, 1), 0xff);
+	ck_assert_uint_eq(h_cfg_read(&h, off + 6, 2), 1);
+	ck_assert_uint_eq(h_cfg_read(&h, off + 8, 4), AP_BASE);
+	ck_assert_uint_eq(h_cfg_read(&h, off + 12, 4), AP_SIZE);
 	down();
 }
 END_TEST
@@ -395,6 +437,7 @@ Suite *aperture_suite(void)
 	tcase_add_test(p, dma_mode_names);
 	tcase_add_test(p, decide_outcomes);
 	tcase_add_test(d, cap_layout);
+	tcase_add_test(d, cap_shared_flag);
 	tcase_add_test(d, plain_device_has_no_cap);
 	tcase_add_test(d, features_ok_needs_all_three);
 	tcase_add_test(d, rings_outside_need_reset);
