@@ -163,6 +163,11 @@ static void worker_start(struct virtio_dev *vd)
 
 	if (vd->worker_running)
 		return;
+	if (vd->ops->start) {
+		vd->ops->start(vd);
+		vd->worker_running = true;
+		return;
+	}
 	while (read(vd->stop_efd, &v, sizeof(v)) == sizeof(v))
 		;
 	if (pthread_create(&vd->worker, NULL, worker, vd) == 0)
@@ -177,6 +182,11 @@ static void worker_stop(struct virtio_dev *vd)
 
 	if (!vd->worker_running)
 		return;
+	if (vd->ops->stop) {
+		vd->ops->stop(vd);
+		vd->worker_running = false;
+		return;
+	}
 	if (write(vd->stop_efd, &one, sizeof(one)) != sizeof(one))
 		log_errno(errno, "%s: stop worker", vd->ops->name);
 	pthread_join(vd->worker, NULL);
@@ -524,7 +534,8 @@ int virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, con
 	int c, err;
 
 	if (nq == 0 || nq > VIRTIO_MAX_QUEUES || ops->config_size > 0x1000 || !ops->queue_notify ||
-	    !ops->config_read || ops->queue_size == 0 || (ops->queue_size & (ops->queue_size - 1)))
+	    !ops->config_read || ops->queue_size == 0 || (ops->queue_size & (ops->queue_size - 1)) ||
+	    !ops->start != !ops->stop)
 		return -EINVAL;
 	memset(vd, 0, sizeof(*vd));
 	vd->ops = ops;

@@ -100,6 +100,19 @@ struct virtio_dev_ops {
 	void (*quiesce)(struct virtio_dev *vd);
 	/* The driver reset the device: drop device state. Worker thread stopped. */
 	void (*reset)(struct virtio_dev *vd);
+	/*
+	 * Optional, for devices that run their own queue threads (virtio-net:
+	 * one per queue pair). With start set the transport runs no worker of
+	 * its own for vd: start() is called where the worker would be started
+	 * (DRIVER_OK, no vd->lock held) and must start threads that wait on
+	 * vd->q[i].kick_efd themselves, check that the device is not failed
+	 * and the queue enabled before touching a queue, and handle each queue
+	 * from one thread only; stop() is called where the worker would be
+	 * stopped (reset, destroy; before quiesce and reset) and must join
+	 * them. Both or neither.
+	 */
+	void (*start)(struct virtio_dev *vd);
+	void (*stop)(struct virtio_dev *vd);
 };
 
 /* How the transport reaches the platform (KVM, or the test harness). */
