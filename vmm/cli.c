@@ -21,6 +21,14 @@ const char cli_usage[] =
 	"  --events FILE         write boot events as JSON lines to FILE\n"
 	"  --share [TAG=]PATH    share host directory PATH over virtio-fs (repeatable); the guest\n"
 	"                        mounts it at /mnt/TAG (default tag: share)\n"
+	"  --net user[,hostfwd=tcp|udp:[ADDR:]HOSTPORT:GUESTPORT]...[,mac=MAC]\n"
+	"                        user-mode networking through passt (the default when passt is\n"
+	"                        installed): DHCP, DNS, outgoing connections; the host's loopback\n"
+	"                        is the guest's gateway address; forwards host ports to the guest\n"
+	"  --net tap=IFNAME[,queues=N][,mac=MAC][,addr=A.B.C.D/LEN[,gw=A.B.C.D]]\n"
+	"                        a tap interface (created if missing and allowed), N queue pairs;\n"
+	"                        addr/gw configure the guest's interface\n"
+	"  --net none            no network device\n"
 	"  --dma MODE            aperture (default): one DMA aperture per device; shared: one\n"
 	"                        aperture shared by all devices; direct: no bounce buffers\n"
 	"  --swiotlb SIZE        bounce-buffer pool the guest reserves (default 64M or what the\n"
@@ -39,7 +47,7 @@ const char cli_usage[] =
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_CPU_TEMPLATE,
 	OPT_EXEC, OPT_EVENTS, OPT_TIMEOUT, OPT_VSOCK_UDS, OPT_VERBOSE, OPT_HELP, OPT_VERSION,
-	OPT_SHARE, OPT_DMA, OPT_SWIOTLB, OPT_REQUIRE_APERTURE,
+	OPT_SHARE, OPT_DMA, OPT_SWIOTLB, OPT_REQUIRE_APERTURE, OPT_NET,
 };
 
 static const struct option options[] = {
@@ -60,6 +68,7 @@ static const struct option options[] = {
 	{ "dma", required_argument, NULL, OPT_DMA },
 	{ "swiotlb", required_argument, NULL, OPT_SWIOTLB },
 	{ "require-aperture", no_argument, NULL, OPT_REQUIRE_APERTURE },
+	{ "net", required_argument, NULL, OPT_NET },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -226,6 +235,10 @@ int cli_parse(int argc, char **argv, struct vmm_config *cfg, char *err, size_t e
 		case OPT_REQUIRE_APERTURE:
 			cfg->require_aperture = true;
 			break;
+		case OPT_NET:
+			if (netcfg_parse(optarg, &cfg->net, err, errlen))
+				return -1;
+			break;
 		case OPT_HELP:
 			cfg->action = CLI_HELP;
 			return 0;
@@ -243,11 +256,13 @@ unsigned cli_aperture_kinds(const struct vmm_config *cfg, enum aperture_kind *ki
 {
 	unsigned n = 0;
 
-	/* Until virtio-net exists: the entropy device, then one virtio-fs per share. */
+	/* The entropy device, one virtio-fs per share, then virtio-net. */
 	if (n < max)
 		kinds[n++] = APK_RNG;
 	for (unsigned i = 0; i < cfg->nshares && n < max; i++)
 		kinds[n++] = APK_FS;
+	if (netcfg_wants_nic(&cfg->net) && n < max)
+		kinds[n++] = APK_NET;
 	return n;
 }
 

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include "vmm/aperture.h"
 #include "vmm/cpuid.h"
+#include "vmm/netcfg.h"
 
 #define CLI_MAX_CPUS 64
 #define CLI_MIN_MEMORY (64ULL << 20)
@@ -48,6 +49,7 @@ struct vmm_config {
 	bool require_aperture;
 	unsigned nshares;
 	struct cli_share share[CLI_MAX_SHARES];
+	struct net_config net; /* --net (vmm/netcfg.h); NET_DEFAULT when not given */
 };
 
 /* Device kinds that get apertures for this configuration, in creation order. */

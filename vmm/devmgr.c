@@ -162,6 +162,50 @@ int devmgr_add_fs(struct devmgr *dm, const struct gm_view *view, const char *tag
 	return slot;
 }
 
+int devmgr_add_net(struct devmgr *dm, const struct gm_view *view, struct net_backend *be, const uint8_t mac[6])
+{
+	struct virtio_net *n;
+	int err, slot;
+
+	if (dm->net)
+		return -EEXIST;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	err = virtio_net_init(n, &dm->plat, view, be, mac);
+	if (err) {
+		free(n);
+		return err;
+	}
+	slot = pci_bus_add(&dm->pci, &n->vdev.pci, -1);
+	if (slot < 0) {
+		virtio_net_destroy(n);
+		free(n);
+		return slot;
+	}
+	dm->net = n;
+	events_emit("device-added",
+		    "\"device\":\"virtio-net\",\"slot\":%d,\"backend\":\"%s\",\"name\":\"%s\",\"queue_pairs\":%u,"
+		    "\"mtu\":%u,\"mac\":\"%02x:%02x:%02x:%02x:%02x:%02x\"",
+		    slot, be->kind, be->name, be->pairs, be->mtu, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	return slot;
+}
+
+static void report_net(struct virtio_net *n)
+{
+	const struct virtio_net_stats *s = &n->stats;
+
+#define LD(x) (unsigned long long)__atomic_load_n(&s->x, __ATOMIC_RELAXED)
+	events_emit("net-stats",
+		    "\"device\":\"virtio-net\",\"slot\":%u,\"link_up\":%s,\"tx_frames\":%llu,\"tx_bytes\":%llu,"
+		    "\"tx_bad\":%llu,\"tx_dropped\":%llu,\"rx_frames\":%llu,\"rx_bytes\":%llu,\"rx_dropped\":%llu,"
+		    "\"ctrl_ok\":%llu,\"ctrl_bad\":%llu",
+		    n->vdev.pci.slot, __atomic_load_n(&n->link_up, __ATOMIC_ACQUIRE) ? "true" : "false", LD(tx_frames),
+		    LD(tx_bytes), LD(tx_bad), LD(tx_dropped), LD(rx_frames), LD(rx_bytes), LD(rx_dropped), LD(ctrl_ok),
+		    LD(ctrl_bad));
+#undef LD
+}
+
 static void report_one(struct virtio_dev *vd)
 {
 	bool failed;
@@ -187,6 +231,10 @@ void devmgr_report(struct devmgr *dm)
 		report_one(&dm->rng.vdev);
 	for (unsigned i = 0; i < dm->nfs; i++)
 		report_one(&dm->fs[i]->vdev);
+	if (dm->net) {
+		report_one(&dm->net->vdev);
+		report_net(dm->net);
+	}
 }
 
 static void free_vectors(struct virtio_dev *vd)
@@ -221,4 +269,10 @@ void devmgr_destroy(struct devmgr *dm)
 		dm->fs[i] = NULL;
 	}
 	dm->nfs = 0;
+	if (dm->net) {
+		virtio_net_destroy(dm->net);
+		free_vectors(&dm->net->vdev);
+		free(dm->net);
+		dm->net = NULL;
+	}
 }

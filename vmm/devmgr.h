@@ -12,6 +12,7 @@
 #include "devices/pci.h"
 #include "devices/virtio-pci.h"
 #include "devices/virtio-fs.h"
+#include "devices/virtio-net.h"
 #include "devices/virtio-rng.h"
 #include "devices/virtio-vsock.h"
 #include "vmm/vm.h"
@@ -28,6 +29,7 @@ struct devmgr {
 	bool have_vsock;
 	struct virtio_fs *fs[DEVMGR_MAX_FS];
 	unsigned nfs;
+	struct virtio_net *net;
 };
 
 #define DEVMGR_GUEST_CID 3
@@ -56,6 +58,12 @@ void devmgr_report(struct devmgr *dm);
  */
 int devmgr_add_fs(struct devmgr *dm, const struct gm_view *view, const char *tag, const char *root,
 		  unsigned nqueues) must_check;
+/*
+ * virtio-net over back end `be` (which must outlive dm) with MAC `mac`, in
+ * a free slot with `view` as its window. Returns the slot or -errno.
+ */
+int devmgr_add_net(struct devmgr *dm, const struct gm_view *view, struct net_backend *be, const uint8_t mac[6])
+	must_check;
 void devmgr_destroy(struct devmgr *dm);
 
 #endif

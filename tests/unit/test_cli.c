@@ -618,9 +618,12 @@ START_TEST(cli_dma_swiotlb)
 	ck_assert(cfg.require_aperture);
 	expect_ok(parse(&cfg, "--dma", "direct", NULL));
 	ck_assert_uint_eq(cfg.swiotlb, 0);
-	/* A small guest gets a smaller default pool. */
-	expect_ok(parse(&cfg, "--memory", "64M", NULL));
+	/* A small guest gets a smaller default pool, never less than its devices need. */
+	expect_ok(parse(&cfg, "--memory", "64M", "--net", "none", NULL));
 	ck_assert_uint_eq(cfg.swiotlb, 16ULL << 20);
+	/* The default NIC: virtio-rng 2 + virtio-net 18 MiB. */
+	expect_ok(parse(&cfg, "--memory", "64M", NULL));
+	ck_assert_uint_eq(cfg.swiotlb, 20ULL << 20);
 	expect_bad(parse(&cfg, "--dma", "iommu", NULL), "aperture, shared, direct");
 	expect_bad(parse(&cfg, "--swiotlb", "0x8000000,64M", NULL), "not a size");
 	expect_bad(parse(&cfg, "--swiotlb", "3M", NULL), "multiple of 2 MiB");
@@ -630,7 +633,8 @@ START_TEST(cli_dma_swiotlb)
 	expect_bad(parse(&cfg, "--require-aperture", "--dma", "direct", NULL), "--dma direct");
 	expect_bad(parse(&cfg, "--memory", "64M", "--swiotlb", "64M", NULL), "more than half");
 	/* 2 MiB is not enough for virtio-rng and a share. */
-	expect_bad(parse(&cfg, "--swiotlb", "2M", "--share", "/tmp", NULL), "need 18 MiB");
+	expect_bad(parse(&cfg, "--swiotlb", "2M", "--share", "/tmp", "--net", "none", NULL), "need 18 MiB");
+	expect_bad(parse(&cfg, "--swiotlb", "16M", "--share", "/tmp", NULL), "need 36 MiB");
 	expect_bad(parse(&cfg, "--swiotlb", "8M", "--swiotlb", "8M", NULL), "twice");
 }
 END_TEST
@@ -649,9 +653,10 @@ START_TEST(cli_shares)
 	ck_assert_str_eq(cfg.share[1].tag, "data");
 	ck_assert_str_eq(cfg.share[1].path, "/var/x=y");
 	ck_assert_str_eq(cfg.share[2].tag, "a.b-c_9");
-	/* The pool grows with the shares: 2 + 3 * 16 MiB. */
-	ck_assert_uint_eq(cfg.swiotlb, 64ULL << 20);
-	expect_ok(parse(&cfg, "--share", "a=/", "--share", "b=/", "--share", "c=/", "--share", "d=/", NULL));
+	/* The pool grows with the shares: 2 + 3 * 16 MiB + 18 MiB for the default NIC. */
+	ck_assert_uint_eq(cfg.swiotlb, 68ULL << 20);
+	expect_ok(parse(&cfg, "--net", "none", "--share", "a=/", "--share", "b=/", "--share", "c=/", "--share", "d=/",
+			NULL));
 	ck_assert_uint_eq(cfg.swiotlb, 66ULL << 20);
 	expect_bad(parse(&cfg, "--share", "/srv", "--share", "/tmp", NULL), "used twice");
 	expect_bad(parse(&cfg, "--share", "x=/srv", "--share", "x=/tmp", NULL), "used twice");
