@@ -771,6 +771,8 @@ int virtio_net_init(struct virtio_net *n, const struct virtio_platform *plat, co
 	int err;
 
 	memset(n, 0, sizeof(*n));
+	for (unsigned i = 0; i < NET_MAX_PAIRS; i++)
+		n->pair[i].wake_efd = -1;
 	if (!be || be->pairs == 0 || be->pairs > NET_MAX_PAIRS || (mac[0] & 1) || be->mtu < 68)
 		return -EINVAL;
 	n->be = be;
@@ -785,8 +787,6 @@ int virtio_net_init(struct virtio_net *n, const struct virtio_platform *plat, co
 	n->ops.nqueues = 2 * n->pairs + 1;
 	n->ops.features = NET_BASE_FEATURES | (be->features & NET_OFFLOAD_FEATURES) |
 			  (n->pairs > 1 ? F(VIRTIO_NET_F_MQ) : 0);
-	for (unsigned i = 0; i < NET_MAX_PAIRS; i++)
-		n->pair[i].wake_efd = -1;
 	for (unsigned i = 0; i < n->pairs; i++) {
 		struct net_pair *p = &n->pair[i];
 

@@ -254,6 +254,7 @@ int passt_start(const char *path, const struct net_fwd *fwd, unsigned n, struct 
 	int sv[2] = { -1, -1 }, lp[2] = { -1, -1 }, argc = 0, r, size = SOCK_BUF;
 	struct passt *p;
 	pid_t parent = getpid();
+	const char *pcap = getenv("APERTURE_PASST_PCAP");
 
 	if (n > NETCFG_MAX_FWD)
 		return -EINVAL;
@@ -275,6 +276,11 @@ int passt_start(const char *path, const struct net_fwd *fwd, unsigned n, struct 
 	argv[argc++] = (char *)"passt";
 	argv[argc++] = (char *)"--foreground";
 	argv[argc++] = (char *)"--quiet";
+	if (pcap && *pcap) {
+		/* Debugging: passt records every frame it exchanges with the guest. */
+		argv[argc++] = (char *)"--pcap";
+		argv[argc++] = (char *)pcap;
+	}
 	argv[argc++] = (char *)"--fd";
 	argv[argc++] = fdarg;
 	argc = add_forwards(argv, argc, store, fwd, n, false);

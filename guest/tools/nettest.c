@@ -198,13 +198,20 @@ static int parse_hostport(const char *s, struct sockaddr_in *sin, const char **r
 
 static int tcp_connect(const struct sockaddr_in *sin)
 {
-	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), e = 0;
+	struct timespec t0;
+	int s, e = 0;
 	socklen_t el = sizeof(e);
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (getenv("NETTEST_TRACE"))
+		printf("nettest: trace socket() %ld ms\n", ms_since(&t0));
 	if (s < 0)
 		return -1;
 	if (connect(s, (const struct sockaddr *)sin, sizeof(*sin)) < 0 && errno != EINPROGRESS)
 		goto fail;
+	if (getenv("NETTEST_TRACE"))
+		printf("nettest: trace connect() returned %ld ms\n", ms_since(&t0));
 	if (wait_fd(s, POLLOUT) < 0 || getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
 		goto fail;
 	if (e) {

@@ -19,5 +19,6 @@ Suite *initchan_suite(void);
 Suite *aperture_suite(void);
 Suite *fuse_suite(void);
 Suite *iov_suite(void);
+Suite *net_suite(void);
 
 #endif
