@@ -86,9 +86,8 @@ static void link_lost(struct virtio_net *n, int err)
 		return;
 	if (n->be->describe_loss)
 		n->be->describe_loss(n->be->loss_ctx, why, sizeof(why));
-	log_msg("virtio-net: %s back end %s: %s; link down (the VM keeps running)", n->be->kind,
-		why[0] ? why : err == -EPROTO ? "sent a malformed frame length" : "connection lost",
-		err == -EPROTO ? "stream out of step" : "no more frames");
+	log_msg("virtio-net: %s back end lost (%s); link down, the VM keeps running", n->be->kind,
+		why[0] ? why : err == -EPROTO ? "it sent a malformed frame length" : "its connection closed");
 	virtio_config_changed(&n->vdev);
 }
 

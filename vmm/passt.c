@@ -168,13 +168,13 @@ static void describe_loss(void *ctx, char *buf, size_t len)
 	}
 	pthread_mutex_lock(&p->lock);
 	if (!p->reaped)
-		snprintf(buf, len, "(pid %d) closed its socket", (int)p->pid);
+		snprintf(buf, len, "passt, pid %d, closed its socket", (int)p->pid);
 	else if (WIFSIGNALED(p->status))
-		snprintf(buf, len, "(pid %d) was killed by signal %d%s%s", (int)p->pid, WTERMSIG(p->status),
-			 p->last[0] ? ", its last message: " : "", p->last);
+		snprintf(buf, len, "passt, pid %d, was killed by signal %d%s%s", (int)p->pid, WTERMSIG(p->status),
+			 p->last[0] ? "; its last message: " : "", p->last);
 	else
-		snprintf(buf, len, "(pid %d) exited with status %d%s%s", (int)p->pid, WEXITSTATUS(p->status),
-			 p->last[0] ? ", its last message: " : "", p->last);
+		snprintf(buf, len, "passt, pid %d, exited with status %d%s%s", (int)p->pid, WEXITSTATUS(p->status),
+			 p->last[0] ? "; its last message: " : "", p->last);
 	pthread_mutex_unlock(&p->lock);
 }
 
