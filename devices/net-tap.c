@@ -194,7 +194,13 @@ int net_tap_open(const char *ifname, unsigned pairs, struct net_backend **out, c
 
 		if (fd < 0) {
 			r = -errno;
-			snprintf(err, errlen, "cannot open %s: %s", TUN_PATH, strerror(errno));
+			if (!existed && (errno == EACCES || errno == EPERM)) {
+				snprintf(err, errlen, "tap %s does not exist (and %s is not ours to open)", ifname,
+					 TUN_PATH);
+				r = -ENODEV;
+			} else {
+				snprintf(err, errlen, "cannot open %s: %s", TUN_PATH, strerror(errno));
+			}
 			goto fail;
 		}
 		t->fd[i] = fd;
@@ -207,8 +213,8 @@ int net_tap_open(const char *ifname, unsigned pairs, struct net_backend **out, c
 				snprintf(err, errlen, "tap %s does not exist (creating one needs CAP_NET_ADMIN)", ifname);
 				r = -ENODEV;
 			} else if (errno == EINVAL) {
-				snprintf(err, errlen, "%s is not a tap interface%s", ifname,
-					 t->multi ? " created with multi_queue" : " without multi_queue");
+				snprintf(err, errlen, "%s is not a tap interface, or its multi_queue setting does not "
+					 "match queues=%u", ifname, pairs);
 			} else if (errno == EBUSY) {
 				snprintf(err, errlen, "tap %s is in use by another process", ifname);
 			} else {

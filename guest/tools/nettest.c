@@ -15,6 +15,8 @@
  *                         (the peer's sha256 of what it got) and ours
  *   serve PORT            accept one connection, read to EOF, answer
  *                         "sha256=HEX bytes=N\n", print the same
+ *   carrier IFNAME 0|1    wait until the interface's carrier is that
+ *                         (the link went down or up)
  * HOST is an IPv4 address or "gateway" (the default route's gateway: with
  * --net user, the host's loopback).
  */
@@ -481,6 +483,32 @@ io:
 	return -1;
 }
 
+static int step_carrier(const char *ifname, const char *want)
+{
+	char path[128], v[8];
+	struct timespec t0;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/carrier", ifname);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? read(fd, v, sizeof(v) - 1) : -1;
+		struct timespec nap = { .tv_nsec = 200 * 1000000L };
+
+		if (fd >= 0)
+			close(fd);
+		if (n > 0 && v[0] == want[0]) {
+			printf("nettest: carrier %s %c after %ld ms\n", ifname, want[0], ms_since(&t0));
+			return 0;
+		}
+		if (ms_since(&t0) > IO_TIMEOUT_MS) {
+			printf("nettest: carrier %s: still not %s\n", ifname, want);
+			return -1;
+		}
+		nanosleep(&nap, NULL);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	int i = 1, failed = 0;
@@ -503,8 +531,10 @@ int main(int argc, char **argv)
 			r = step_send(argv[i + 1], argv[i + 2]), i += 2;
 		else if (strcmp(argv[i], "serve") == 0 && i + 1 < argc)
 			r = step_serve(argv[++i]);
+		else if (strcmp(argv[i], "carrier") == 0 && i + 2 < argc)
+			r = step_carrier(argv[i + 1], argv[i + 2]), i += 2;
 		else {
-			fprintf(stderr, "nettest: unknown step '%s' (info, get, send, serve)\n", argv[i]);
+			fprintf(stderr, "nettest: unknown step '%s' (info, get, send, serve, carrier)\n", argv[i]);
 			return 2;
 		}
 		if (r < 0)
