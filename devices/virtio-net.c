@@ -103,6 +103,45 @@ static bool pair_active(const struct virtio_net *n, unsigned i)
 
 /* ---- transmit: guest -> back end ---- */
 
+/* The Internet checksum of [start, len) of f, folded, as NEEDS_CSUM asks. */
+static uint16_t inet_csum(const uint8_t *f, size_t start, size_t len)
+{
+	uint64_t s = 0;
+	size_t i = start;
+
+	for (; i + 1 < len; i += 2)
+		s += (uint32_t)(f[i] << 8 | f[i + 1]);
+	if (i < len)
+		s += (uint32_t)f[i] << 8;
+	while (s >> 16)
+		s = (s & 0xFFFF) + (s >> 16);
+	s = ~s & 0xFFFF;
+	return s ? (uint16_t)s : 0xFFFF;
+}
+
+/*
+ * A back end without the virtio-net header cannot take NEEDS_CSUM: copy
+ * the frame out of guest memory and complete its checksum (what the spec
+ * asks of the device: the sum from csum_start to the end, stored at
+ * csum_start + csum_offset). No protocol is parsed; tx_hdr_check() put
+ * both positions inside the frame.
+ */
+static int csum_complete(struct net_pair *p, const struct virtio_net_hdr_v1 *h, struct iov_cursor *cur,
+			 uint32_t flen, struct iovec *v)
+{
+	size_t cs = le16toh(h->csum_start), at = cs + le16toh(h->csum_offset);
+	uint16_t sum;
+
+	if (!iov_read(cur, p->txbuf, flen))
+		return -1; /* cannot happen: out_len was checked */
+	/* The field holds the driver's pseudo-header sum: it is part of the sum. */
+	sum = inet_csum(p->txbuf, cs, flen);
+	p->txbuf[at] = (uint8_t)(sum >> 8);
+	p->txbuf[at + 1] = (uint8_t)sum;
+	*v = (struct iovec){ .iov_base = p->txbuf, .iov_len = flen };
+	return 1;
+}
+
 /*
  * Is the header the guest wrote acceptable for a frame of flen bytes with
  * the negotiated features? NULL when it is, else the reason.
@@ -184,7 +223,11 @@ static int tx_one(struct virtio_net *n, struct net_pair *p, const struct vq_chai
 		       why, h.flags, h.gso_type);
 		return 1;
 	}
-	nv = iov_take(&cur, flen, v + 1, MAX_TX_IOV);
+	if (!n->be->vnet_hdr && (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
+		nv = csum_complete(p, &h, &cur, flen, &v[1]);
+	} else {
+		nv = iov_take(&cur, flen, v + 1, MAX_TX_IOV);
+	}
 	if (nv < 0) {
 		stat_add(&n->stats.tx_bad, 1);
 		rl_log(&n->rl_tx, "transmit queue %u: dropped a frame spread over more than %d buffers", txq(p->index),
@@ -784,7 +827,9 @@ int virtio_net_init(struct virtio_net *n, const struct virtio_platform *plat, co
 	pthread_mutex_init(&n->rl_ctrl.lock, NULL);
 	n->ops = net_ops_template;
 	n->ops.nqueues = 2 * n->pairs + 1;
+	/* Without a header in the back end's frames, the device completes checksums itself. */
 	n->ops.features = NET_BASE_FEATURES | (be->features & NET_OFFLOAD_FEATURES) |
+			  (be->vnet_hdr ? 0 : F(VIRTIO_NET_F_CSUM)) |
 			  (n->pairs > 1 ? F(VIRTIO_NET_F_MQ) : 0);
 	for (unsigned i = 0; i < n->pairs; i++) {
 		struct net_pair *p = &n->pair[i];
@@ -796,7 +841,8 @@ int virtio_net_init(struct virtio_net *n, const struct virtio_platform *plat, co
 		p->stage = malloc(STAGE_SIZE);
 		p->tx_chain = malloc(sizeof(*p->tx_chain));
 		p->chain = malloc(sizeof(*p->chain));
-		if (p->wake_efd < 0 || !p->held || !p->stage || !p->tx_chain || !p->chain) {
+		p->txbuf = malloc(NET_MAX_FRAME);
+		if (p->wake_efd < 0 || !p->held || !p->stage || !p->tx_chain || !p->chain || !p->txbuf) {
 			err = p->wake_efd < 0 ? -errno : -ENOMEM;
 			goto fail;
 		}
@@ -824,6 +870,8 @@ void virtio_net_destroy(struct virtio_net *n)
 		free(p->stage);
 		free(p->tx_chain);
 		free(p->chain);
+		free(p->txbuf);
+		p->txbuf = NULL;
 		p->held = NULL;
 		p->stage = NULL;
 		p->tx_chain = p->chain = NULL;

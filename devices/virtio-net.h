@@ -19,8 +19,8 @@
  * Features offered: MAC, STATUS, MTU, MRG_RXBUF, CTRL_VQ, CTRL_RX, plus what
  * the back end can honour: with tap CSUM, GUEST_CSUM, HOST_TSO4/6,
  * HOST_ECN, GUEST_TSO4/6, GUEST_ECN, CTRL_GUEST_OFFLOADS (and MQ when it
- * has several queues); with passt nothing more (it has no offloads, so its
- * MTU is large instead: 65520). The guest's receive offloads are set on the
+ * has several queues); with passt only CSUM, which the device completes
+ * itself (it has no offloads, so its MTU is large instead: 65520). The guest's receive offloads are set on the
  * tap with TUNSETOFFLOAD at DRIVER_OK and on CTRL_GUEST_OFFLOADS_SET.
  *
  * What the device trusts: the transport's checked chains (every iovec lies
@@ -98,6 +98,7 @@ struct net_pair {
 	bool tx_pending;        /* tx_chain was popped but not yet sent */
 	struct vq_chain *tx_chain;
 	struct vq_chain *chain; /* scratch for receive and control chains */
+	uint8_t *txbuf;         /* a frame whose checksum the device completes */
 };
 
 struct net_ratelimit {

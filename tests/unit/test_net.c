@@ -360,8 +360,10 @@ START_TEST(net_config_and_features)
 	ck_assert(f & F(VIRTIO_NET_F_MRG_RXBUF));
 	ck_assert(f & F(VIRTIO_NET_F_CTRL_VQ));
 	ck_assert(f & F(VIRTIO_NET_F_CTRL_RX));
-	/* passt has no offloads, and one queue pair. */
-	ck_assert(!(f & F(VIRTIO_NET_F_CSUM)));
+	/* passt has no offloads (the device completes checksums itself), and one queue pair. */
+	ck_assert(f & F(VIRTIO_NET_F_CSUM));
+	ck_assert(!(f & F(VIRTIO_NET_F_HOST_TSO4)));
+	ck_assert(!(f & F(VIRTIO_NET_F_GUEST_CSUM)));
 	ck_assert(!(f & F(VIRTIO_NET_F_GUEST_TSO4)));
 	ck_assert(!(f & F(VIRTIO_NET_F_MQ)));
 	for (int i = 0; i < 6; i++)
@@ -428,6 +430,45 @@ START_TEST(net_tx_passt_framing)
 	ck_assert_int_eq(peer_read_passt(got, sizeof(got)), 14);
 	ck_assert_uint_eq(stat(&n.stats.tx_frames), 2);
 	ck_assert_uint_eq(stat(&n.stats.tx_bytes), sizeof(frame) + 14);
+	ck_assert_uint_eq(stat(&n.stats.tx_bad), 0);
+}
+END_TEST
+
+/* One's complement sum of 16-bit big-endian words of b[0, len), not folded. */
+static uint32_t sum16(const uint8_t *b, size_t len)
+{
+	uint32_t s = 0;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		s += (uint32_t)(b[i] << 8 | b[i + 1]);
+	if (len & 1)
+		s += (uint32_t)b[len - 1] << 8;
+	return s;
+}
+
+START_TEST(net_tx_passt_completes_checksum)
+{
+	static uint8_t frame[1501], got[2000];
+	const uint16_t cs = 34, co = 6, pseudo = 0x1234;
+	struct virtio_net_hdr_v1 hd = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = htole16(cs),
+					.csum_offset = htole16(co) };
+	uint32_t s;
+
+	make_passt();
+	start(BASE | MRG | F(VIRTIO_NET_F_CSUM));
+	fill(frame, sizeof(frame), 15);
+	frame[cs + co] = pseudo >> 8; /* the driver's partial sum (pseudo header) */
+	frame[cs + co + 1] = pseudo & 0xFF;
+	tx(0, &hd, frame, sizeof(frame), 3);
+	ck_assert_int_eq(peer_read_passt(got, sizeof(got)), sizeof(frame));
+	/* Everything outside the checksum field untouched... */
+	ck_assert_mem_eq(got, frame, cs + co);
+	ck_assert_mem_eq(got + cs + co + 2, frame + cs + co + 2, sizeof(frame) - cs - co - 2);
+	/* ...and the field completes the sum: data + pseudo header + checksum = 0xFFFF. */
+	s = sum16(got + cs, sizeof(frame) - cs) + pseudo;
+	while (s >> 16)
+		s = (s & 0xFFFF) + (s >> 16);
+	ck_assert_uint_eq(s, 0xFFFF);
 	ck_assert_uint_eq(stat(&n.stats.tx_bad), 0);
 }
 END_TEST
@@ -947,6 +988,7 @@ Suite *net_suite(void)
 	tcase_add_test(t, net_config_tap_features);
 	tcase_add_test(t, net_default_mac);
 	tcase_add_test(t, net_tx_passt_framing);
+	tcase_add_test(t, net_tx_passt_completes_checksum);
 	tcase_add_test(t, net_tx_bad_headers_dropped);
 	tcase_add_test(t, net_tx_oversized_frame);
 	tcase_add_test(t, net_tx_writable_chain_fails_device);
