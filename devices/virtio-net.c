@@ -30,6 +30,8 @@
 #define RL_INTERVAL_NS 1000000000ULL
 #define STAGE_SIZE (NET_HDR_LEN + NET_MAX_FRAME)
 #define MAX_TX_IOV 64
+/* Frames one pass over a queue handles before the pair's other queues get a turn. */
+#define NET_BUDGET 256
 
 static unsigned rxq(unsigned pair) { return 2 * pair; }
 static unsigned txq(unsigned pair) { return 2 * pair + 1; }
@@ -261,7 +263,10 @@ static int tx_one(struct virtio_net *n, struct net_pair *p, const struct vq_chai
 	}
 }
 
-/* Drain the transmit queue of pair p. 0, or < 0 after virtio_dev_fail(). */
+/*
+ * Drain the transmit queue of pair p. 0; 1 when it stopped at the budget
+ * with more to do; < 0 after virtio_dev_fail().
+ */
 static int tx_process(struct virtio_net *n, struct net_pair *p)
 {
 	unsigned q = txq(p->index), done = 0;
@@ -300,7 +305,10 @@ static int tx_process(struct virtio_net *n, struct net_pair *p)
 			r = virtio_push(&n->vdev, q, p->tx_chain->head, 0);
 			if (r < 0)
 				goto out;
-			done++;
+			if (++done == NET_BUDGET) {
+				r = 1;
+				goto out;
+			}
 		}
 		if (r < 0)
 			break;
@@ -308,7 +316,7 @@ static int tx_process(struct virtio_net *n, struct net_pair *p)
 out:
 	if (done)
 		virtio_queue_interrupt(&n->vdev, q);
-	return r < 0 ? r : 0;
+	return r;
 }
 
 /* ---- receive: back end -> guest ---- */
@@ -448,13 +456,18 @@ static int rx_fetch(struct virtio_net *n, struct net_pair *p)
 	}
 }
 
-/* Move frames from the back end into the receive queue of pair p. */
+/* Move frames from the back end into the receive queue of pair p; returns as tx_process(). */
 static int rx_process(struct virtio_net *n, struct net_pair *p)
 {
-	unsigned q = rxq(p->index), placed = 0;
+	unsigned q = rxq(p->index), placed = 0, total = 0;
+	bool starved = false;
 	int r = 0;
 
 	for (;;) {
+		if (total == NET_BUDGET) {
+			r = 1;
+			break;
+		}
 		if (!p->stage_len && !rx_fetch(n, p))
 			break;
 		r = rx_deliver(n, p);
@@ -464,17 +477,20 @@ static int rx_process(struct virtio_net *n, struct net_pair *p)
 			/* Starved: ask for a kick when buffers come, unless they already did. */
 			if (vq_set_avail_event(&n->vdev.q[q].vq))
 				continue;
+			starved = true;
 			break;
 		}
+		r = 0;
+		total++;
 		if (++placed == VIRTIO_NET_RX_BATCH) {
 			virtio_queue_interrupt(&n->vdev, q);
 			placed = 0;
 		}
 	}
-	p->rx_starved = p->stage_len != 0;
+	p->rx_starved = starved;
 	if (placed)
 		virtio_queue_interrupt(&n->vdev, q);
-	return r < 0 ? r : 0;
+	return r;
 }
 
 /* ---- control queue ---- */
@@ -598,6 +614,7 @@ static int ctrl_process(struct virtio_net *n)
 				why = "shorter than class and command";
 			else
 				why = ctrl_cmd(n, hdr[0], hdr[1], &cur);
+			log_debug("virtio-net: control command %u/%u: %s", hdr[0], hdr[1], why ? why : "ok");
 			if (why) {
 				stat_add(&n->stats.ctrl_bad, 1);
 				rl_log(&n->rl_ctrl, "control command refused: %s", why);
@@ -621,7 +638,11 @@ static int ctrl_process(struct virtio_net *n)
 
 /* ---- transport ops ---- */
 
-/* One pass over queue q, never blocking (the pair threads call it; so do fuzz targets). */
+/*
+ * One pass over queue q, never blocking (the pair threads call it; so do
+ * fuzz targets): 0, 1 when a budget left work for another pass, < 0 for a
+ * guest error (virtio_dev_fail() done).
+ */
 static int net_queue_notify(struct virtio_dev *vd, unsigned q)
 {
 	struct virtio_net *n = vd->priv;
@@ -676,14 +697,22 @@ static void *pair_thread(void *arg)
 		struct pollfd pf[5];
 		unsigned np = 0, be_slot = 0;
 		short be_ev = 0;
+		bool more_rx = false, more_tx = false;
+		int r;
 
 		if (want_ctrl && queue_ready(vd, cq) && net_queue_notify(vd, cq) < 0)
 			want_rx = want_tx = false;
-		if (want_tx && queue_ready(vd, tq) && net_queue_notify(vd, tq) < 0)
-			want_rx = false;
+		if (want_tx && queue_ready(vd, tq)) {
+			r = net_queue_notify(vd, tq);
+			more_tx = r > 0;
+			if (r < 0)
+				want_rx = false;
+		}
 		if (want_rx && queue_ready(vd, rq))
-			(void)net_queue_notify(vd, rq);
-		want_rx = want_tx = want_ctrl = false;
+			more_rx = net_queue_notify(vd, rq) > 0;
+		want_rx = more_rx;
+		want_tx = more_tx;
+		want_ctrl = false;
 
 		pf[np++] = (struct pollfd){ .fd = p->wake_efd, .events = POLLIN };
 		pf[np++] = (struct pollfd){ .fd = vd->q[tq].kick_efd, .events = POLLIN };
@@ -700,7 +729,8 @@ static void *pair_thread(void *arg)
 			be_slot = np;
 			pf[np++] = (struct pollfd){ .fd = n->be->ops->fd(n->be, p->index), .events = be_ev };
 		}
-		if (poll(pf, np, -1) < 0) {
+		/* With work left over from a budget, only look at the fds, do not wait. */
+		if (poll(pf, np, more_rx || more_tx ? 0 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_errno(errno, "virtio-net: queue pair %u: poll", p->index);
