@@ -4,6 +4,26 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include "devices/virtio-net.h"
+
+/*
+ * virtio-net: one queue pair and the control queue, VIRTIO_NET_QUEUE_SIZE
+ * (256) entries each; what the guest keeps mapped through the aperture at
+ * most (docs/protocol.md, "How big an aperture is"):
+ *   rings     3 queues x 8 KiB (a vring of 256 is 6.7 KiB; swiotlb_alloc
+ *             rounds it to a power of two)
+ *   receive   256 buffers x 4 KiB (a mergeable buffer is at most a page)
+ *             + 32 KiB (the page-frag chunk Linux maps ahead)
+ *   transmit  256 frames x 64 KiB (a TSO frame, or one of passt's 65520
+ *             MTU) + 256 x 2 KiB (one swiotlb slot per indirect table)
+ * = 24 KiB + 1056 KiB + 16896 KiB = 17976 KiB, 18 MiB in 2 MiB steps. More
+ * queue pairs (tap,queues=N) share it: their receive rings take 1 MiB
+ * each out of the transmit budget.
+ */
+#define NET_RING_BYTES (3 * 8 * SZ_1K)
+#define NET_RX_BYTES (VIRTIO_NET_QUEUE_SIZE * 4 * SZ_1K + 32 * SZ_1K)
+#define NET_TX_BYTES (VIRTIO_NET_QUEUE_SIZE * (64 + 2) * SZ_1K)
+#define NET_APERTURE ((NET_RING_BYTES + NET_RX_BYTES + NET_TX_BYTES + SZ_2M - 1) / SZ_2M * SZ_2M)
 
 static const char *const mode_names[] = { [DMA_APERTURE] = "aperture", [DMA_SHARED] = "shared",
 					  [DMA_DIRECT] = "direct" };
@@ -16,8 +36,8 @@ static const struct {
 	[APK_RNG] = { "virtio-rng", 2 * SZ_1M },
 	/* 1 MiB requests (max_pages 256) on several queues, plus the rings. */
 	[APK_FS] = { "virtio-fs", 16 * SZ_1M },
-	/* 256 receive buffers of 4 KiB, transmit, rings. */
-	[APK_NET] = { "virtio-net", 8 * SZ_1M },
+	/* One queue pair and the control queue: see NET_APERTURE above. */
+	[APK_NET] = { "virtio-net", NET_APERTURE },
 };
 
 const char *dma_mode_name(enum dma_mode m)

@@ -212,6 +212,11 @@ static int set_vhost_user_fs(struct vmm_config *cfg, const char *arg, char *err,
 	return 0;
 }
 
+static int set_net(struct vmm_config *cfg, const char *arg, char *err, size_t errlen)
+{
+	return netcfg_parse(arg, &cfg->net, err, errlen);
+}
+
 /* ---- the table: parser, --help, man page and config keys ---- */
 
 const struct cli_option cli_options[] = {
@@ -234,6 +239,11 @@ const struct cli_option cli_options[] = {
 	{ "vhost-user-fs", "[TAG=]SOCKET", "a virtio-fs device served by an external vhost-user back end "
 	  "(e.g. virtiofsd --socket-path=SOCKET) listening on SOCKET, mounted at /mnt/TAG; it is given only the "
 	  "device's aperture; repeatable", set_vhost_user_fs, CLI_REPEAT },
+	{ "net", "user[,OPTS]|tap=IFNAME[,OPTS]|none", "the network device (docs/network.md). user (the default "
+	  "when passt is installed, else none): user-mode networking through passt with DHCP, DNS and outgoing "
+	  "connections, the host's loopback at the gateway address; OPTS hostfwd=tcp|udp:[ADDR:]HOSTPORT:GUESTPORT "
+	  "(repeatable), mac=MAC. tap=IFNAME: a tap interface (created when missing and allowed); OPTS "
+	  "queues=N, mac=MAC, addr=A.B.C.D/LEN, gw=A.B.C.D. none: no network device", set_net, 0 },
 	{ "dma", "aperture|shared|direct", "aperture (default): one DMA aperture per device; shared: one aperture (the whole "
 	  "pool) for every device; direct: no pool, no bounce buffers", set_dma, 0 },
 	{ "swiotlb", "SIZE", "the bounce-buffer pool the guest reserves (default 64M, a quarter of RAM in small "
@@ -567,11 +577,13 @@ unsigned cli_aperture_kinds(const struct vmm_config *cfg, enum aperture_kind *ki
 {
 	unsigned n = 0;
 
-	/* Until virtio-net exists: the entropy device, then one virtio-fs per share. */
+	/* The entropy device, one virtio-fs per share, then virtio-net. */
 	if (n < max)
 		kinds[n++] = APK_RNG;
 	for (unsigned i = 0; i < cfg->nshares && n < max; i++)
 		kinds[n++] = APK_FS;
+	if (netcfg_wants_nic(&cfg->net) && n < max)
+		kinds[n++] = APK_NET;
 	return n;
 }
 

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include "vmm/aperture.h"
 #include "vmm/cpuid.h"
+#include "vmm/netcfg.h"
 
 #define CLI_MAX_CPUS 64
 #define CLI_MIN_MEMORY (64ULL << 20)
@@ -66,6 +67,7 @@ struct vmm_config {
 	enum isolate_mode isolate;
 	unsigned nshares;
 	struct cli_share share[CLI_MAX_SHARES];
+	struct net_config net; /* --net (vmm/netcfg.h); NET_DEFAULT when not given */
 };
 
 /* Option flags. */

@@ -396,6 +396,64 @@ int devmgr_add_fs(struct devmgr *dm, const struct gm_view *view, const char *tag
 	return r;
 }
 
+static void net_destroy(struct dm_dev *d)
+{
+	virtio_net_destroy(d->obj);
+}
+
+static void report_net(struct dm_dev *d)
+{
+	const struct virtio_net *n = d->obj;
+	const struct virtio_net_stats *s = &n->stats;
+
+#define LD(x) (unsigned long long)__atomic_load_n(&s->x, __ATOMIC_RELAXED)
+	events_emit("net-stats",
+		    "\"device\":\"virtio-net\",\"slot\":%u,\"link_up\":%s,\"tx_frames\":%llu,\"tx_bytes\":%llu,"
+		    "\"tx_bad\":%llu,\"tx_dropped\":%llu,\"rx_frames\":%llu,\"rx_bytes\":%llu,\"rx_dropped\":%llu,"
+		    "\"ctrl_ok\":%llu,\"ctrl_bad\":%llu",
+		    d->slot, __atomic_load_n(&n->link_up, __ATOMIC_ACQUIRE) ? "true" : "false", LD(tx_frames),
+		    LD(tx_bytes), LD(tx_bad), LD(tx_dropped), LD(rx_frames), LD(rx_bytes), LD(rx_dropped), LD(ctrl_ok),
+		    LD(ctrl_bad));
+#undef LD
+}
+
+int devmgr_add_net(struct devmgr *dm, const struct gm_view *view, struct net_backend *be, const uint8_t mac[6])
+{
+	char detail[160];
+	struct virtio_net *n;
+	struct dm_dev *d;
+	int r;
+
+	for (unsigned i = 0; i < dm->ndev; i++)
+		if (!strcmp(dm->dev[i]->kind, "virtio-net"))
+			return -EEXIST;
+	d = calloc(1, sizeof(*d));
+	n = calloc(1, sizeof(*n));
+	if (!d || !n) {
+		free(d);
+		free(n);
+		return -ENOMEM;
+	}
+	r = virtio_net_init(n, &dm->plat, view, be, mac);
+	if (r) {
+		free(n);
+		free(d);
+		return r;
+	}
+	/* be->kind and be->name come from the command line (cli.c checks interface names). */
+	snprintf(detail, sizeof(detail), "backend=%s name=%s queue_pairs=%u mtu=%u mac=%02x:%02x:%02x:%02x:%02x:%02x",
+		 be->kind, be->name, be->pairs, be->mtu, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	*d = (struct dm_dev){ .kind = "virtio-net", .obj = n, .vd = &n->vdev, .destroy = net_destroy,
+			      .report = report_net };
+	r = add_device(dm, d, detail);
+	if (r < 0) {
+		net_destroy(d);
+		free(n);
+		free(d);
+	}
+	return r;
+}
+
 static void report_one(struct virtio_dev *vd)
 {
 	bool failed;
@@ -418,8 +476,11 @@ void devmgr_report(struct devmgr *dm)
 {
 	if (dm->have_vsock)
 		report_one(&dm->vsock.vdev);
-	for (unsigned i = 0; i < dm->ndev; i++)
+	for (unsigned i = 0; i < dm->ndev; i++) {
 		report_one(dm->dev[i]->vd);
+		if (dm->dev[i]->report)
+			dm->dev[i]->report(dm->dev[i]);
+	}
 }
 
 static void free_vectors(struct virtio_dev *vd)

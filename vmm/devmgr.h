@@ -18,6 +18,7 @@
 #include "devices/pci.h"
 #include "devices/virtio-pci.h"
 #include "devices/virtio-fs.h"
+#include "devices/virtio-net.h"
 #include "devices/virtio-rng.h"
 #include "devices/virtio-vsock.h"
 #include "devices/vsock-uds.h"
@@ -34,6 +35,7 @@ struct dm_dev {
 	struct virtio_dev *vd;      /* what the guest sees */
 	void *obj;                  /* the device, or its vhost-user front end (freed by the manager) */
 	void (*destroy)(struct dm_dev *d); /* stop obj (and its back end) without freeing it */
+	void (*report)(struct dm_dev *d);  /* optional: device-specific events at exit */
 	struct backend be;          /* its back-end process; pid 0: in the monitor */
 	unsigned slot;
 	struct devmgr *dm;
@@ -78,11 +80,18 @@ void devmgr_report(struct devmgr *dm);
 int devmgr_add_fs(struct devmgr *dm, const struct gm_view *view, const char *tag, const char *root,
 		  unsigned nqueues) must_check;
 /*
+
  * virtio-fs served by an external vhost-user back end listening on the UNIX
  * socket `path` (virtiofsd, ...): one request queue, and the back end is
  * given only `view` (the device's aperture). The slot or -errno.
  */
 int devmgr_add_fs_external(struct devmgr *dm, const struct gm_view *view, const char *tag, const char *path)
+	must_check;
+/*
+ * virtio-net over back end `be` (which must outlive dm) with MAC `mac`, in
+ * a free slot with `view` as its window. Returns the slot or -errno.
+ */
+int devmgr_add_net(struct devmgr *dm, const struct gm_view *view, struct net_backend *be, const uint8_t mac[6])
 	must_check;
 void devmgr_destroy(struct devmgr *dm);
 

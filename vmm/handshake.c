@@ -143,6 +143,47 @@ static struct gm_view device_view(const struct handshake *hs, enum hs_outcome o,
 	return v;
 }
 
+static void ipv4_str(char *buf, size_t len, uint32_t a, unsigned prefix)
+{
+	if (prefix)
+		snprintf(buf, len, "%u.%u.%u.%u/%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255, prefix & 63);
+	else
+		snprintf(buf, len, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
+}
+
+/* The NIC, last of the devices (cli_aperture_kinds() order): its aperture is `a`. */
+static void add_net(struct handshake *hs, enum hs_outcome o, const struct aperture *a, struct initchan_device *d,
+		    unsigned *n)
+{
+	const struct netcfg_nic *nic = hs->nic;
+	struct gm_view view;
+	int slot;
+
+	if (!nic || !nic->be)
+		return;
+	view = device_view(hs, o, a);
+	slot = devmgr_add_net(hs->dm, &view, nic->be, nic->mac);
+	if (slot < 0) {
+		log_errno(slot, "cannot add virtio-net");
+		return;
+	}
+	snprintf(hs->net_mac, sizeof(hs->net_mac), "%02x:%02x:%02x:%02x:%02x:%02x", nic->mac[0], nic->mac[1],
+		 nic->mac[2], nic->mac[3], nic->mac[4], nic->mac[5]);
+	d[*n] = (struct initchan_device){ .kind = "virtio-net", .slot = (unsigned)slot, .mac = hs->net_mac,
+					  .net_config = nic->dhcp ? "dhcp" : nic->addr ? "static" : "none",
+					  .aperture_base = a->base, .aperture_size = a->size };
+	if (!nic->dhcp && nic->addr) {
+		ipv4_str(hs->net_addr, sizeof(hs->net_addr), nic->addr, nic->prefix);
+		d[*n].ipv4_address = hs->net_addr;
+		if (nic->gw) {
+			ipv4_str(hs->net_gw, sizeof(hs->net_gw), nic->gw, 0);
+			d[*n].ipv4_gateway = hs->net_gw;
+		}
+	}
+	(*n)++;
+	programmed(hs, o, "virtio-net", (unsigned)slot, a);
+}
+
 static void on_caps(struct handshake *hs, const struct initchan_msg *m)
 {
 	struct initchan_device devs[CLI_MAX_SHARES + 2];
@@ -213,6 +254,7 @@ static void on_caps(struct handshake *hs, const struct initchan_msg *m)
 						      .aperture_size = a->size };
 		programmed(hs, o, "virtio-fs", (unsigned)slot, a);
 	}
+	add_net(hs, o, &ap[1 + hs->cfg->nshares], devs, &n);
 	send_devices_ready(hs, devs, n);
 }
 

@@ -20,6 +20,7 @@
 #include "vmm/cli.h"
 #include "vmm/devmgr.h"
 #include "vmm/initchan.h"
+#include "vmm/netcfg.h"
 
 #define HANDSHAKE_MAX_CONNS 4
 
@@ -44,6 +45,8 @@ struct handshake {
 	char mounts[CLI_MAX_SHARES][CLI_MAX_TAG + 8]; /* "/mnt/<tag>" for DEVICES_READY */
 	unsigned malformed;        /* connections closed for bad messages */
 	unsigned refused;          /* connections refused: unprivileged port, too many (atomic) */
+	const struct netcfg_nic *nic; /* the NIC to add (nic->be NULL or nic NULL: none); set after init */
+	char net_mac[18], net_addr[32], net_gw[32]; /* its strings in DEVICES_READY */
 };
 
 /* cfg must outlive the handshake. */

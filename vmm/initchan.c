@@ -178,6 +178,14 @@ long initchan_build_devices_ready(void *buf, size_t buflen, const struct initcha
 			r = fdt_property_string(buf, "tag", d[i].tag);
 		if (!r && d[i].mount)
 			r = fdt_property_string(buf, "mount", d[i].mount);
+		if (!r && d[i].mac)
+			r = fdt_property_string(buf, "mac", d[i].mac);
+		if (!r && d[i].net_config)
+			r = fdt_property_string(buf, "net-config", d[i].net_config);
+		if (!r && d[i].ipv4_address)
+			r = fdt_property_string(buf, "ipv4-address", d[i].ipv4_address);
+		if (!r && d[i].ipv4_gateway)
+			r = fdt_property_string(buf, "ipv4-gateway", d[i].ipv4_gateway);
 		if (!r && d[i].aperture_size) {
 			r = fdt_property_u64(buf, "aperture-base", d[i].aperture_base);
 			r = r ? r : fdt_property_u64(buf, "aperture-size", d[i].aperture_size);

@@ -78,6 +78,9 @@ struct initchan_device {
 	const char *tag;    /* virtio-fs tag or NULL */
 	const char *mount;  /* where the init mounts it, or NULL */
 	uint64_t aperture_base, aperture_size; /* 0, 0: none */
+	/* virtio-net: its MAC ("02:..."), how the init configures it ("dhcp",
+	 * "static" with the two below, or "none"); each NULL when absent */
+	const char *mac, *net_config, *ipv4_address, *ipv4_gateway;
 };
 
 /* Build DEVICES_READY (with the --exec command, or NULL) into buf; returns its size or -E2BIG. */

@@ -47,6 +47,7 @@ struct monitor {
 	struct pvport pvport;
 	struct devmgr dm;
 	struct handshake hs;
+	struct netcfg_nic nic; /* --net: the NIC's back end, made before the VM */
 	int rx_efd;           /* the UART has room for input again */
 	bool raw_tty;
 	bool escape;
@@ -167,6 +168,7 @@ static int wire_devices(struct monitor *m, const struct vmm_config *cfg)
 		err = devmgr_add_vsock(&m->dm, cfg->vsock_uds);
 	if (!err)
 		err = handshake_init(&m->hs, &m->dm, &m->vm, cfg);
+	m->hs.nic = &m->nic;
 	if (!err)
 		err = bus_register(pio, PVPORT_BASE, PVPORT_LEN, pvport_io, &m->pvport, "pvport");
 	if (err)
@@ -540,10 +542,17 @@ int vmm_main(int argc, char **argv)
 				log_errno(errno, "raising the open-file limit for --share");
 		}
 	}
+	/* The NIC's back end last: passt is a process, started only once all else is checked. */
+	rc = netcfg_open(&cfg.net, &m->nic, err, sizeof(err));
+	if (rc) {
+		log_msg("%s", err);
+		return rc == -ENOMEM || rc == -EMFILE || rc == -EAGAIN ? EXIT_HOST_ERROR : EXIT_USAGE;
+	}
 	emulated = host_emulates_cpl0();
 
 	if (vm_create(&m->vm, cfg.memory, cfg.cpus, cfg.cpu_template)) {
 		vm_destroy(&m->vm);
+		netcfg_close(&m->nic);
 		return EXIT_HOST_ERROR;
 	}
 	rc = EXIT_HOST_ERROR;
@@ -601,6 +610,7 @@ out:
 	if (m->rx_efd > 0)
 		close(m->rx_efd);
 	devmgr_destroy(&m->dm);
+	netcfg_close(&m->nic); /* after the NIC's threads stopped */
 	vm_destroy(&m->vm);
 	events_close();
 	return rc;

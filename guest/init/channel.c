@@ -190,6 +190,10 @@ int chan_wait_devices_ready(int fd, struct chan_reply *r, unsigned timeout_ms)
 			copy_str(b, node, "kind", d->kind, sizeof(d->kind));
 			copy_str(b, node, "tag", d->tag, sizeof(d->tag));
 			copy_str(b, node, "mount", d->mount, sizeof(d->mount));
+			copy_str(b, node, "mac", d->mac, sizeof(d->mac));
+			copy_str(b, node, "net-config", d->net_config, sizeof(d->net_config));
+			copy_str(b, node, "ipv4-address", d->ipv4, sizeof(d->ipv4));
+			copy_str(b, node, "ipv4-gateway", d->gateway, sizeof(d->gateway));
 			slot = fdt_getprop(b, node, "pci-slot", &l);
 			d->slot = slot && l == 4 ? fdt32_to_cpu(*slot) : 0;
 		}

@@ -15,6 +15,11 @@ struct chan_device {
 	unsigned slot;
 	char tag[64];
 	char mount[128];
+	/* virtio-net */
+	char mac[18];         /* "02:..." */
+	char net_config[16];  /* "dhcp", "static" or "none" */
+	char ipv4[24];        /* static: "A.B.C.D/LEN" */
+	char gateway[16];     /* static: "A.B.C.D" or empty */
 };
 
 struct chan_reply {

@@ -4,7 +4,8 @@
  *
  * 1. mounts /proc, /sys, /dev (devtmpfs), /dev/pts, /tmp, /run;
  * 2. tells the monitor "init reached" through the paravirtual port
- *    (docs/protocol.md);
+ *    (docs/protocol.md); brings up lo; after the handshake mounts the
+ *    shares and configures the network devices (net.c);
  * 3. reads its options from the kernel command line:
  *      aperture.exec=<base64>   run that command with /bin/sh -c
  *    and without it runs an interactive shell on the console;
@@ -32,6 +33,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "channel.h"
+#include "net.h"
 
 #define MARK_INIT PVPORT_MARK_INIT
 #define MARK_WORKLOAD PVPORT_MARK_WORKLOAD
@@ -142,6 +144,9 @@ static void handshake(void)
 	if (reply.ndevices)
 		write_file("/sys/bus/pci/rescan", "1");
 	mount_shares(&reply);
+	for (unsigned i = 0; i < reply.ndevices; i++)
+		if (strcmp(reply.dev[i].kind, "virtio-net") == 0)
+			net_configure(&reply.dev[i], say);
 	chan_send_mark(chan, "devices-bound");
 }
 
@@ -318,6 +323,7 @@ int main(void)
 	if (chdir("/root") < 0)
 		say("chdir /root: %s", strerror(errno));
 
+	net_loopback_up(say);
 	handshake();
 	read_cmdline(cmdline, sizeof(cmdline));
 	b64 = cmdline_opt(cmdline, INITCHAN_EXEC_PARAM);

@@ -27,6 +27,7 @@ int main(void)
 	srunner_add_suite(sr, iov_suite());
 	srunner_add_suite(sr, ratelimit_suite());
 	srunner_add_suite(sr, vhost_user_suite());
+	srunner_add_suite(sr, net_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

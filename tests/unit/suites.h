@@ -21,5 +21,6 @@ Suite *fuse_suite(void);
 Suite *iov_suite(void);
 Suite *ratelimit_suite(void);
 Suite *vhost_user_suite(void);
+Suite *net_suite(void);
 
 #endif

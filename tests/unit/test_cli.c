@@ -613,9 +613,12 @@ START_TEST(cli_dma_swiotlb)
 	ck_assert(cfg.require_aperture);
 	expect_ok(parse(&cfg, "--dma", "direct", NULL));
 	ck_assert_uint_eq(cfg.swiotlb, 0);
-	/* A small guest gets a smaller default pool. */
-	expect_ok(parse(&cfg, "--memory", "64M", NULL));
+	/* A small guest gets a smaller default pool, never less than its devices need. */
+	expect_ok(parse(&cfg, "--memory", "64M", "--net", "none", NULL));
 	ck_assert_uint_eq(cfg.swiotlb, 16ULL << 20);
+	/* The default NIC: virtio-rng 2 + virtio-net 18 MiB. */
+	expect_ok(parse(&cfg, "--memory", "64M", NULL));
+	ck_assert_uint_eq(cfg.swiotlb, 20ULL << 20);
 	expect_bad(parse(&cfg, "--dma", "iommu", NULL), "aperture, shared, direct");
 	expect_bad(parse(&cfg, "--swiotlb", "0x8000000,64M", NULL), "not a size");
 	expect_bad(parse(&cfg, "--swiotlb", "3M", NULL), "multiple of 2 MiB");
@@ -625,7 +628,8 @@ START_TEST(cli_dma_swiotlb)
 	expect_bad(parse(&cfg, "--require-aperture", "--dma", "direct", NULL), "--dma direct");
 	expect_bad(parse(&cfg, "--memory", "64M", "--swiotlb", "64M", NULL), "more than half");
 	/* 2 MiB is not enough for virtio-rng and a share. */
-	expect_bad(parse(&cfg, "--swiotlb", "2M", "--share", "/tmp", NULL), "need 18 MiB");
+	expect_bad(parse(&cfg, "--swiotlb", "2M", "--share", "/tmp", "--net", "none", NULL), "need 18 MiB");
+	expect_bad(parse(&cfg, "--swiotlb", "16M", "--share", "/tmp", NULL), "need 36 MiB");
 	expect_bad(parse(&cfg, "--swiotlb", "8M", "--swiotlb", "8M", NULL), "twice");
 }
 END_TEST
@@ -644,9 +648,10 @@ START_TEST(cli_shares)
 	ck_assert_str_eq(cfg.share[1].tag, "data");
 	ck_assert_str_eq(cfg.share[1].path, "/var/x=y");
 	ck_assert_str_eq(cfg.share[2].tag, "a.b-c_9");
-	/* The pool grows with the shares: 2 + 3 * 16 MiB. */
-	ck_assert_uint_eq(cfg.swiotlb, 64ULL << 20);
-	expect_ok(parse(&cfg, "--share", "a=/", "--share", "b=/", "--share", "c=/", "--share", "d=/", NULL));
+	/* The pool grows with the shares: 2 + 3 * 16 MiB + 18 MiB for the default NIC. */
+	ck_assert_uint_eq(cfg.swiotlb, 68ULL << 20);
+	expect_ok(parse(&cfg, "--net", "none", "--share", "a=/", "--share", "b=/", "--share", "c=/", "--share", "d=/",
+			NULL));
 	ck_assert_uint_eq(cfg.swiotlb, 66ULL << 20);
 	expect_bad(parse(&cfg, "--share", "/srv", "--share", "/tmp", NULL), "used twice");
 	expect_bad(parse(&cfg, "--share", "x=/srv", "--share", "x=/tmp", NULL), "used twice");
@@ -682,6 +687,80 @@ START_TEST(cmdline_swiotlb)
 }
 END_TEST
 
+START_TEST(cli_net)
+{
+	struct vmm_config cfg;
+	enum aperture_kind k[CLI_MAX_SHARES + 2];
+
+	/* Not given: the default (user networking when passt is there), and a NIC is planned. */
+	expect_ok(parse(&cfg, NULL));
+	ck_assert_int_eq(cfg.net.mode, NET_DEFAULT);
+	ck_assert_uint_eq(cli_aperture_kinds(&cfg, k, CLI_MAX_SHARES + 2), 2);
+	ck_assert_int_eq(k[1], APK_NET);
+	expect_ok(parse(&cfg, "--net", "none", NULL));
+	ck_assert_int_eq(cfg.net.mode, NET_NONE);
+	ck_assert_uint_eq(cli_aperture_kinds(&cfg, k, CLI_MAX_SHARES + 2), 1);
+	expect_ok(parse(&cfg, "--net", "user", NULL));
+	ck_assert_int_eq(cfg.net.mode, NET_USER);
+	ck_assert_uint_eq(cfg.net.nfwd, 0);
+	ck_assert(!cfg.net.mac_given);
+	expect_ok(parse(&cfg, "--net", "user,hostfwd=tcp:8080:80,hostfwd=udp:127.0.0.1:5353:53,mac=02:AB:cd:00:00:01",
+			"--share", "/srv", NULL));
+	ck_assert_uint_eq(cfg.net.nfwd, 2);
+	ck_assert(!cfg.net.fwd[0].udp);
+	ck_assert_uint_eq(cfg.net.fwd[0].host, 8080);
+	ck_assert_uint_eq(cfg.net.fwd[0].guest, 80);
+	ck_assert_uint_eq(cfg.net.fwd[0].addr, 0);
+	ck_assert(cfg.net.fwd[1].udp);
+	ck_assert_uint_eq(cfg.net.fwd[1].addr, 0x7F000001);
+	ck_assert_uint_eq(cfg.net.fwd[1].host, 5353);
+	ck_assert(cfg.net.mac_given);
+	ck_assert_uint_eq(cfg.net.mac[1], 0xAB);
+	ck_assert_uint_eq(cfg.net.mac[5], 1);
+	/* The NIC comes after the shares in aperture order. */
+	ck_assert_uint_eq(cli_aperture_kinds(&cfg, k, CLI_MAX_SHARES + 2), 3);
+	ck_assert_int_eq(k[2], APK_NET);
+	expect_ok(parse(&cfg, "--net", "tap=tap0", NULL));
+	ck_assert_int_eq(cfg.net.mode, NET_TAP);
+	ck_assert_str_eq(cfg.net.ifname, "tap0");
+	ck_assert_uint_eq(cfg.net.queues, 1);
+	expect_ok(parse(&cfg, "--net", "tap=vm-tap.1,queues=4,addr=10.0.0.2/24,gw=10.0.0.1", NULL));
+	ck_assert_uint_eq(cfg.net.queues, 4);
+	ck_assert_uint_eq(cfg.net.addr, 0x0A000002);
+	ck_assert_uint_eq(cfg.net.prefix, 24);
+	ck_assert_uint_eq(cfg.net.gw, 0x0A000001);
+	/* One line for each malformed spec. */
+	expect_bad(parse(&cfg, "--net", "slirp", NULL), "user[,...], tap=IFNAME[,...] or none");
+	expect_bad(parse(&cfg, "--net", "", NULL), "expected user");
+	expect_bad(parse(&cfg, "--net", "none,mac=02:00:00:00:00:01", NULL), "expected user");
+	expect_bad(parse(&cfg, "--net", "tap=", NULL), "expected user");
+	expect_bad(parse(&cfg, "--net", "tap=abcdefghijklmnopq", NULL), "not an interface name");
+	expect_bad(parse(&cfg, "--net", "tap=a/b", NULL), "not an interface name");
+	expect_bad(parse(&cfg, "--net", "user,hostfwd=tcp:8080", NULL), "tcp|udp:[ADDR:]HOSTPORT:GUESTPORT");
+	expect_bad(parse(&cfg, "--net", "user,hostfwd=sctp:1:2", NULL), "tcp|udp");
+	expect_bad(parse(&cfg, "--net", "user,hostfwd=tcp:0:80", NULL), "1 to 65535");
+	expect_bad(parse(&cfg, "--net", "user,hostfwd=tcp:8080:65536", NULL), "1 to 65535");
+	expect_bad(parse(&cfg, "--net", "user,hostfwd=tcp:1.2.3:8080:80", NULL), "HOSTPORT");
+	expect_bad(parse(&cfg, "--net", "user,hostfwd=tcp:8080:80,hostfwd=tcp:8080:81", NULL), "forwarded twice");
+	expect_bad(parse(&cfg, "--net", "user,queues=2", NULL), "unknown option 'queues'");
+	expect_bad(parse(&cfg, "--net", "tap=t0,hostfwd=tcp:1:2", NULL), "unknown option 'hostfwd'");
+	expect_bad(parse(&cfg, "--net", "tap=t0,queues=0", NULL), "queues=0");
+	expect_bad(parse(&cfg, "--net", "tap=t0,queues=8", NULL), "queues=8");
+	expect_bad(parse(&cfg, "--net", "tap=t0,addr=10.0.0.2", NULL), "A.B.C.D/LEN");
+	expect_bad(parse(&cfg, "--net", "tap=t0,addr=10.0.0.256/24", NULL), "A.B.C.D/LEN");
+	expect_bad(parse(&cfg, "--net", "tap=t0,addr=10.0.0.2/33", NULL), "A.B.C.D/LEN");
+	expect_bad(parse(&cfg, "--net", "tap=t0,gw=10.0.0.1", NULL), "gw= needs addr=");
+	expect_bad(parse(&cfg, "--net", "user,mac=01:00:00:00:00:01", NULL), "unicast");
+	expect_bad(parse(&cfg, "--net", "user,mac=00:00:00:00:00:00", NULL), "unicast");
+	expect_bad(parse(&cfg, "--net", "user,mac=02:00:00:00:00", NULL), "unicast");
+	expect_bad(parse(&cfg, "--net", "user,mac", NULL), "needs a value");
+	expect_bad(parse(&cfg, "--net", "user,", NULL), "needs a value");
+	expect_bad(parse(&cfg, "--net", "user", "--net", "none", NULL), "twice");
+	/* The NIC's aperture counts for the pool: 2 MiB are too few. */
+	expect_bad(parse(&cfg, "--net", "user", "--swiotlb", "8M", NULL), "virtio-net 18 MiB");
+}
+END_TEST
+
 Suite *cli_suite(void)
 {
 	Suite *s = suite_create("cli");
@@ -707,6 +786,7 @@ Suite *cli_suite(void)
 	tcase_add_test(c, cli_config_file);
 	tcase_add_test(c, cli_dma_swiotlb);
 	tcase_add_test(c, cli_shares);
+	tcase_add_test(c, cli_net);
 	suite_add_tcase(s, c);
 
 	tcase_add_test(u, size_valid);
