@@ -76,14 +76,24 @@ int virtio_push(struct virtio_dev *vd, unsigned q, uint16_t head, uint32_t len)
 	return r;
 }
 
+bool virtio_queue_ready(struct virtio_dev *vd, unsigned q)
+{
+	bool go;
+
+	pthread_mutex_lock(&vd->lock);
+	go = q < vd->ops->nqueues && !vd->failed && vd->q[q].enabled && (vd->status & VIRTIO_CONFIG_S_DRIVER_OK);
+	pthread_mutex_unlock(&vd->lock);
+	return go;
+}
+
 static void *worker(void *arg)
 {
 	struct virtio_dev *vd = arg;
 	struct pollfd p[VIRTIO_MAX_QUEUES + 2];
 	unsigned n = vd->ops->nqueues;
 
-	for (unsigned i = 0; i < n; i++)
-		p[i] = (struct pollfd){ .fd = vd->q[i].kick_efd, .events = POLLIN };
+	for (unsigned i = 0; i < n; i++) /* queues a device serves itself are not ours to watch */
+		p[i] = (struct pollfd){ .fd = (vd->ops->own_queues & (1u << i)) ? -1 : vd->q[i].kick_efd, .events = POLLIN };
 	p[n] = (struct pollfd){ .fd = vd->stop_efd, .events = POLLIN };
 	p[n + 1] = (struct pollfd){ .fd = vd->ops->timer ? vd->timer_fd : -1, .events = POLLIN };
 	for (;;) {
@@ -261,7 +271,7 @@ int virtio_core_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, co
 	unsigned nq = ops->nqueues;
 
 	if (nq == 0 || nq > VIRTIO_MAX_QUEUES || !ops->queue_notify || !ops->config_read || ops->queue_size == 0 ||
-	    (ops->queue_size & (ops->queue_size - 1)))
+	    (ops->queue_size & (ops->queue_size - 1)) || (ops->own_queues && (!ops->quiesce || !ops->reset)))
 		return -EINVAL;
 	memset(vd, 0, sizeof(*vd));
 	vd->ops = ops;

@@ -5,6 +5,7 @@
 #include <linux/virtio_fs.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "firmware/mptable.h"
 #include "lib/protocol.h"
@@ -145,39 +146,140 @@ static bool tag_char_ok(char c)
 	       c == '.';
 }
 
-/* --share [TAG=]PATH. The tag names /mnt/TAG in the guest, so it is a plain file name. */
+/* uidmap=/gidmap= GUEST:HOST[:COUNT] (COUNT 1 when left out). */
+static int parse_idmap(const char *v, struct fuse_idmap *m)
+{
+	unsigned long long g, h, n = 1;
+	char *e;
+
+	errno = 0;
+	g = strtoull(v, &e, 10);
+	if (e == v || *e != ':' || errno)
+		return -1;
+	v = e + 1;
+	h = strtoull(v, &e, 10);
+	if (e == v || (*e != ':' && *e) || errno)
+		return -1;
+	if (*e == ':') {
+		v = e + 1;
+		n = strtoull(v, &e, 10);
+		if (e == v || *e || errno || n == 0)
+			return -1;
+	}
+	if (g > UINT32_MAX - 1 || h > UINT32_MAX - 1 || n > UINT32_MAX - 1 - g || n > UINT32_MAX - 1 - h)
+		return -1;
+	*m = (struct fuse_idmap){ .guest = (uint32_t)g, .host = (uint32_t)h, .count = (uint32_t)n };
+	return 0;
+}
+
+#define SHARE_OPTS "ro, cache=auto|always|never, writeback, xattr, uidmap=GUEST:HOST[:COUNT], gidmap=GUEST:HOST[:COUNT]"
+
+/* One ,OPTION of --share (len bytes at o). */
+static int share_opt(struct cli_share *sh, const char *arg, const char *o, size_t len, char *err, size_t errlen)
+{
+	char v[64];
+
+	if (len >= sizeof(v))
+		return bad(err, errlen, "--share %s: unknown option '%.*s' (options: " SHARE_OPTS ")", arg, (int)len, o);
+	memcpy(v, o, len);
+	v[len] = '\0';
+	if (!strcmp(v, "ro"))
+		sh->opt.ro = true;
+	else if (!strcmp(v, "rw"))
+		sh->opt.ro = false;
+	else if (!strcmp(v, "cache=auto"))
+		sh->opt.cache = FUSE_CACHE_AUTO;
+	else if (!strcmp(v, "cache=always"))
+		sh->opt.cache = FUSE_CACHE_ALWAYS;
+	else if (!strcmp(v, "cache=never") || !strcmp(v, "cache=none"))
+		sh->opt.cache = FUSE_CACHE_NEVER;
+	else if (!strncmp(v, "cache=", 6))
+		return bad(err, errlen, "--share %s: cache=%s is not one of auto, always, never", arg, v + 6);
+	else if (!strcmp(v, "writeback"))
+		sh->opt.writeback = true;
+	else if (!strcmp(v, "no_writeback"))
+		sh->opt.writeback = false;
+	else if (!strcmp(v, "xattr"))
+		sh->opt.xattr = true;
+	else if (!strcmp(v, "no_xattr"))
+		sh->opt.xattr = false;
+	else if (!strncmp(v, "uidmap=", 7) || !strncmp(v, "gidmap=", 7)) {
+		if (parse_idmap(v + 7, v[0] == 'u' ? &sh->opt.uidmap : &sh->opt.gidmap))
+			return bad(err, errlen, "--share %s: %.6s wants GUEST:HOST[:COUNT] (ids below 2^32-1), not '%s'",
+				   arg, v, v + 7);
+	} else
+		return bad(err, errlen, "--share %s: unknown option '%s' (options: " SHARE_OPTS ")", arg, v);
+	return 0;
+}
+
+/*
+ * --share [TAG=]PATH[,OPTION...]. The tag names /mnt/TAG in the guest, so it
+ * is a plain file name; a comma in PATH is written ",," (QEMU's habit).
+ */
 static int set_share(struct vmm_config *cfg, const char *arg, char *err, size_t errlen)
 {
-	const char *eq = strchr(arg, '='), *path = arg, *tag = "share";
-	size_t taglen = 5;
-	struct cli_share *sh;
+	struct cli_share sh;
+	const char *tag = "share", *p = arg, *opts = NULL, *eq;
+	size_t taglen = 5, n = 0;
 
+	memset(&sh, 0, sizeof(sh));
+	/* [TAG=]PATH up to the first single comma, ",," unescaped. */
+	for (; *p; p++) {
+		if (*p == ',' && p[1] == ',') {
+			p++;
+		} else if (*p == ',') {
+			opts = p + 1;
+			break;
+		}
+		if (n + 1 >= sizeof(sh.path))
+			return bad(err, errlen, "--share: path longer than %d bytes", PATH_MAX - 1);
+		sh.path[n++] = *p;
+	}
+	sh.path[n] = '\0';
+	eq = strchr(sh.path, '=');
 	if (eq) {
-		tag = arg;
-		taglen = (size_t)(eq - arg);
-		path = eq + 1;
+		char t[CLI_MAX_TAG + 1];
+
+		taglen = (size_t)(eq - sh.path);
 		if (taglen == 0)
 			return bad(err, errlen, "--share %s: empty tag", arg);
 		if (taglen > CLI_MAX_TAG)
 			return bad(err, errlen, "--share %s: tag longer than %d bytes", arg, CLI_MAX_TAG);
 		for (size_t i = 0; i < taglen; i++)
-			if (!tag_char_ok(tag[i]))
+			if (!tag_char_ok(sh.path[i]))
 				return bad(err, errlen, "--share %s: a tag may only use letters, digits, '_', '-' and '.'",
 					   arg);
-		if ((taglen == 1 && tag[0] == '.') || (taglen == 2 && tag[0] == '.' && tag[1] == '.'))
-			return bad(err, errlen, "--share %s: '%.*s' cannot be a tag", arg, (int)taglen, tag);
+		if ((taglen == 1 && sh.path[0] == '.') || (taglen == 2 && sh.path[0] == '.' && sh.path[1] == '.'))
+			return bad(err, errlen, "--share %s: '%.*s' cannot be a tag", arg, (int)taglen, sh.path);
+		memcpy(t, sh.path, taglen);
+		t[taglen] = '\0';
+		memmove(sh.path, eq + 1, strlen(eq + 1) + 1);
+		memcpy(sh.tag, t, taglen + 1);
+	} else {
+		memcpy(sh.tag, tag, taglen + 1);
 	}
-	if (!*path)
+	if (!sh.path[0])
 		return bad(err, errlen, "--share %s: empty path", arg);
+	while (opts) {
+		const char *end = strchr(opts, ',');
+		size_t len = end ? (size_t)(end - opts) : strlen(opts);
+		int e;
+
+		if (len == 0)
+			return bad(err, errlen, "--share %s: empty option", arg);
+		e = share_opt(&sh, arg, opts, len, err, errlen);
+		if (e)
+			return e;
+		opts = end ? end + 1 : NULL;
+	}
+	if (sh.opt.ro && sh.opt.writeback)
+		return bad(err, errlen, "--share %s: writeback makes no sense on a read-only share", arg);
 	if (cfg->nshares == CLI_MAX_SHARES)
 		return bad(err, errlen, "--share: at most %d shares", CLI_MAX_SHARES);
 	for (unsigned i = 0; i < cfg->nshares; i++)
-		if (strlen(cfg->share[i].tag) == taglen && memcmp(cfg->share[i].tag, tag, taglen) == 0)
-			return bad(err, errlen, "--share %s: tag '%.*s' is used twice", arg, (int)taglen, tag);
-	sh = &cfg->share[cfg->nshares++];
-	memcpy(sh->tag, tag, taglen);
-	sh->tag[taglen] = '\0';
-	sh->path = path;
+		if (strcmp(cfg->share[i].tag, sh.tag) == 0)
+			return bad(err, errlen, "--share %s: tag '%s' is used twice", arg, sh.tag);
+	cfg->share[cfg->nshares++] = sh;
 	return 0;
 }
 
@@ -198,8 +300,11 @@ const struct cli_option cli_options[] = {
 	  "signal N killed it)", set_exec, 0 },
 	{ "events", "FILE", "write boot, handshake and device events to FILE as JSON lines (docs/events.md)",
 	  set_events, 0 },
-	{ "share", "[TAG=]PATH", "share host directory PATH with the guest over virtio-fs, mounted at /mnt/TAG "
-	  "(default tag: share); repeatable, up to 8; each share gets its own DMA aperture", set_share, CLI_REPEAT },
+	{ "share", "[TAG=]PATH[,OPTION...]", "share host directory PATH with the guest over virtio-fs, mounted at "
+	  "/mnt/TAG (default tag: share); repeatable, up to 8; each share gets its own DMA aperture. Options: ro "
+	  "(read-only, EROFS even for root), cache=auto|always|never (default auto), writeback (guest write-back "
+	  "cache), xattr (serve extended attributes), uidmap=GUEST:HOST[:COUNT] and gidmap= (map ids, e.g. for a "
+	  "vmm that is not root); a comma in PATH is written ,,", set_share, CLI_REPEAT },
 	{ "dma", "aperture|shared|direct", "aperture (default): one DMA aperture per device; shared: one aperture (the whole "
 	  "pool) for every device; direct: no pool, no bounce buffers", set_dma, 0 },
 	{ "swiotlb", "SIZE", "the bounce-buffer pool the guest reserves (default 64M, a quarter of RAM in small "

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <limits.h>
+#include "devices/fuse-fs.h"
 #include "vmm/aperture.h"
 #include "vmm/cpuid.h"
 
@@ -40,7 +42,8 @@ enum cli_action { CLI_RUN = 0, CLI_HELP, CLI_VERSION };
 
 struct cli_share {
 	char tag[CLI_MAX_TAG + 1];
-	const char *path;   /* as given; run.c checks it is a readable directory */
+	char path[PATH_MAX];        /* as given (",," unescaped); run.c checks it is a readable directory */
+	struct fuse_options opt;    /* ,ro ,cache= ,writeback ,xattr ,uidmap= ,gidmap= */
 };
 
 struct vmm_config {

@@ -146,7 +146,7 @@ int devmgr_add_vsock(struct devmgr *dm, const char *uds_path)
 }
 
 int devmgr_add_fs(struct devmgr *dm, const struct gm_view *view, const char *tag, const char *root,
-		  unsigned nqueues)
+		  unsigned nqueues, const struct fuse_options *opt)
 {
 	struct virtio_fs *fs;
 	int err, slot;
@@ -156,7 +156,7 @@ int devmgr_add_fs(struct devmgr *dm, const struct gm_view *view, const char *tag
 	fs = calloc(1, sizeof(*fs));
 	if (!fs)
 		return -ENOMEM;
-	err = virtio_fs_init(fs, &dm->plat, view, tag, root, nqueues);
+	err = virtio_fs_init(fs, &dm->plat, view, tag, root, nqueues, opt);
 	if (err) {
 		free(fs);
 		return err;

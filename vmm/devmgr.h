@@ -52,11 +52,12 @@ int devmgr_add_rng(struct devmgr *dm, const struct gm_view *view) must_check;
  */
 void devmgr_report(struct devmgr *dm);
 /*
- * virtio-fs for share `root` under `tag`, with `nqueues` request queues, in
- * a free slot with `view` as its window. Returns the slot or -errno.
+ * virtio-fs for share `root` under `tag` with options `opt`, with `nqueues`
+ * request queues, in a free slot with `view` as its window. Returns the
+ * slot or -errno.
  */
 int devmgr_add_fs(struct devmgr *dm, const struct gm_view *view, const char *tag, const char *root,
-		  unsigned nqueues) must_check;
+		  unsigned nqueues, const struct fuse_options *opt) must_check;
 void devmgr_destroy(struct devmgr *dm);
 
 #endif

@@ -181,7 +181,8 @@ static void on_caps(struct handshake *hs, const struct initchan_msg *m)
 
 		view = o == HS_APERTURES ? gm_view_aperture(&hs->vm->mem, a->base, a->size) : gm_view_all(&hs->vm->mem);
 		slot = devmgr_add_fs(hs->dm, &view, sh->tag, sh->path,
-				     hs->cfg->cpus < VIRTIO_FS_MAX_REQ_QUEUES ? hs->cfg->cpus : VIRTIO_FS_MAX_REQ_QUEUES);
+				     hs->cfg->cpus < VIRTIO_FS_MAX_REQ_QUEUES ? hs->cfg->cpus : VIRTIO_FS_MAX_REQ_QUEUES,
+				     &sh->opt);
 		if (slot < 0) {
 			log_errno(slot, "--share %s: cannot add virtio-fs", sh->path);
 			continue;
