@@ -712,6 +712,8 @@ static long pt_readlink(void *fs, const struct fuse_ctx *ctx, struct fuse_node *
 	(void)ctx;
 	if (fd < 0)
 		return fd;
+	if (IN(n)->type != S_IFLNK)
+		return -EINVAL; /* readlink(2) of anything else */
 	len = readlinkat(fd, "", buf, cap);
 	return len < 0 ? -errno : (long)len;
 }
