@@ -29,6 +29,7 @@
 struct handle {
 	int fd;                  /* -1: slot free */
 	bool dir;
+	bool append;             /* opened O_APPEND */
 	bool live;               /* not released: new requests may use it */
 	unsigned refs;           /* requests using it now */
 	struct fuse_inode *in;   /* held (a reference) while the handle exists */
@@ -179,6 +180,7 @@ static int handle_new(struct fuse_pt *fs, int fd, bool dir, struct fuse_inode *i
 			continue;
 		h->fd = fd;
 		h->dir = dir;
+		h->append = !dir && (fcntl(fd, F_GETFL) & O_APPEND);
 		h->live = true;
 		h->refs = 0;
 		h->in = in;
@@ -874,6 +876,25 @@ static long pt_write(void *f, const struct fuse_ctx *ctx, uint64_t fh, uint64_t 
 	if (!h)
 		return -EBADF;
 	fsetid(fs, !(fs->killpriv && (write_flags & FUSE_WRITE_KILL_SUIDGID)));
+	if ((write_flags & FUSE_WRITE_CACHE) && h->append) {
+		/*
+		 * The guest writes back a page (a shared mapping) through
+		 * whichever writable file it has, here one opened O_APPEND:
+		 * that data belongs at `off`, not at the end.
+		 */
+		char name[16];
+		int fd;
+
+		fd_name(name, sizeof(name), h->fd);
+		fd = openat(fs->proc_fd, name, O_WRONLY | O_CLOEXEC);
+		r = fd < 0 ? -1 : pwritev(fd, iov, (int)n, (off_t)off);
+		if (r < 0)
+			r = -errno;
+		if (fd >= 0)
+			close(fd);
+		handle_put(fs, h);
+		return (long)r;
+	}
 	r = n ? pwritev(h->fd, iov, (int)n, (off_t)off) : 0;
 	if (r < 0)
 		r = -errno;
