@@ -1219,6 +1219,10 @@ int fuse_pt_create_opts(struct fuse_pt **out, const char *root, const struct fus
 	}
 	fs->creds = have_cap(CAP_SETUID) && have_cap(CAP_SETGID);
 	fs->fsetid = have_cap(CAP_FSETID);
+	if (!fs->creds)
+		log_msg("--share %s: vmm may not switch credentials (it is not root): everything the guest creates "
+			"belongs to uid %u gid %u, and the guest sees host owners unchanged (map them with uidmap=, "
+			"gidmap=)", root, (unsigned)geteuid(), (unsigned)getegid());
 	fuse_server_init(&fs->srv, &pt_ops, fs, &fs->opt);
 	*out = fs;
 	return 0;
