@@ -8,9 +8,13 @@
  *   fstest count DIR         number of entries (without . and ..) via getdents64
  *   fstest open-unlink FILE  open FILE, unlink it, then read it all through
  *                            the open descriptor: prints "<bytes> <stat-size>"
- *   fstest gen SEED SIZE FILE  write SIZE pseudo-random bytes (xorshift from
- *                            SEED) to FILE in 1 MiB write() calls: made in user
- *                            space, so the only kernel work is the writes
+ *   fstest gen SEED SIZE FILE [SEED SIZE FILE...]  write SIZE pseudo-random
+ *                            bytes (xorshift from SEED) to FILE in 1 MiB write()
+ *                            calls: made in user space, so the only kernel work
+ *                            is the writes
+ *   fstest basics            in the current directory: a deep mkdir, rename,
+ *                            hard link, symlink, chmod, truncate, fallocate;
+ *                            one "<name>-ok" line each (as the shell checks did)
  *   fstest walk DIR          every entry under DIR (getdents64 + fstatat, not
  *                            following symlinks): prints "<entries> <dirs>"
  *   fstest same A B          are A and B one file (st_dev and st_ino)? "same" or
@@ -408,10 +412,81 @@ static int do_users(const char *dir)
 	return users_failed;
 }
 
+/* ---- basics: what the share test did with a shell command each ---- */
+
+static int put(const char *path, const char *data)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, data, strlen(data));
+	return close(fd) == 0 && n == (ssize_t)strlen(data) ? 0 : -1;
+}
+
+static int get_is(const char *path, const char *want)
+{
+	char b[64];
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd < 0 ? -1 : read(fd, b, sizeof(b) - 1);
+
+	if (fd >= 0)
+		close(fd);
+	return n == (ssize_t)strlen(want) && !memcmp(b, want, (size_t)n);
+}
+
+static int do_basics(void)
+{
+	char deep[256] = "deep";
+	struct stat st;
+	char lnk[32];
+	int fd, ok;
+
+	ok = mkdir(deep, 0755) == 0;
+	for (char c = 'a'; ok && c <= 'p'; c++) {
+		size_t l = strlen(deep);
+
+		snprintf(deep + l, sizeof(deep) - l, "/%c", c);
+		ok = mkdir(deep, 0755) == 0;
+	}
+	strcat(deep, "/leaf");
+	if (ok && put(deep, "leaf") == 0 && get_is(deep, "leaf"))
+		printf("deep-ok\n");
+	if (put("before", "r") == 0 && rename("before", "after") == 0 && access("before", F_OK) < 0 && get_is("after", "r"))
+		printf("rename-ok\n");
+	if (link("after", "hard") == 0 && stat("after", &st) == 0 && st.st_nlink == 2 && get_is("hard", "r"))
+		printf("link-ok\n");
+	if (symlink("after", "sym") == 0 && readlink("sym", lnk, sizeof(lnk)) == 5 && !memcmp(lnk, "after", 5) &&
+	    get_is("sym", "r"))
+		printf("symlink-ok\n");
+	if (chmod("after", 0640) == 0 && stat("after", &st) == 0 && (st.st_mode & 07777) == 0640)
+		printf("chmod-ok\n");
+	fd = open("t", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd >= 0) {
+		static char zero[10000];
+
+		if (write(fd, zero, sizeof(zero)) == (ssize_t)sizeof(zero) && close(fd) == 0 && truncate("t", 100) == 0 &&
+		    stat("t", &st) == 0 && st.st_size == 100)
+			printf("truncate-ok\n");
+	}
+	fd = open("fa", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd >= 0 && fallocate(fd, 0, 0, 1048576) == 0 && close(fd) == 0 && stat("fa", &st) == 0 &&
+	    st.st_size == 1048576)
+		printf("fallocate-ok\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc == 5 && strcmp(argv[1], "gen") == 0)
-		return do_gen(argv[2], argv[3], argv[4]);
+	if (argc >= 5 && (argc - 2) % 3 == 0 && strcmp(argv[1], "gen") == 0) {
+		for (int i = 2; i < argc; i += 3)
+			if (do_gen(argv[i], argv[i + 1], argv[i + 2]))
+				return 1;
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "basics") == 0)
+		return do_basics();
 	if (argc == 3 && strcmp(argv[1], "mmap") == 0)
 		return do_mmap(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "count") == 0)
@@ -426,7 +501,7 @@ int main(int argc, char **argv)
 		return do_users(argv[2]);
 	if (argc == 4 && strcmp(argv[1], "readtime") == 0)
 		return do_readtime(argv[2], argv[3]);
-	fprintf(stderr, "usage: fstest mmap FILE | count DIR | open-unlink FILE | gen SEED SIZE FILE | walk DIR | "
-		"same A B | users DIR | readtime FILE MB\n");
+	fprintf(stderr, "usage: fstest mmap FILE | count DIR | open-unlink FILE | gen SEED SIZE FILE... | basics | "
+		"walk DIR | same A B | users DIR | readtime FILE MB\n");
 	return 2;
 }
