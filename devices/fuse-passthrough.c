@@ -1,212 +1,275 @@
 /* SPDX-License-Identifier: MIT */
+/* The passthrough file system (fuse-passthrough.h): typed FUSE operations as host system calls. */
 #include "devices/fuse-passthrough.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/fuse.h>
+#include <linux/capability.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/xattr.h>
 #include <unistd.h>
-#include "devices/virtqueue.h"
+#include "devices/fuse-inodes.h"
+#include "lib/log.h"
 
-#define INODE_BUCKETS 4096
-#define ATTR_TIMEOUT_S 1     /* host-side changes show within a second */
-#define ARGS_MAX (XATTR_SIZE_MAX + 2 * (NAME_MAX + 1) + 256)
-#define REPLY_SMALL 512
-
-struct inode {
-	uint64_t nodeid;
-	dev_t dev;
-	ino_t ino;
-	mode_t type;          /* S_IFMT bits when looked up */
-	int fd;               /* O_PATH | O_NOFOLLOW */
-	uint64_t nlookup;     /* the guest's references */
-	unsigned refs;        /* ours: requests using it right now */
-	struct inode *next_id, *next_key;
-};
+#define TIMEOUT_AUTO_S 1         /* host-side changes show within a second */
+#define TIMEOUT_ALWAYS_S 86400
 
 struct handle {
-	int fd;               /* -1: free */
+	int fd;                  /* -1: slot free */
 	bool dir;
-	pthread_mutex_t lock; /* directory position */
+	bool append;             /* opened O_APPEND */
+	bool live;               /* not released: new requests may use it */
+	unsigned refs;           /* requests using it now */
+	struct fuse_inode *in;   /* held (a reference) while the handle exists */
+	pthread_mutex_t pos;     /* directory position: one reader at a time */
 };
 
 struct fuse_pt {
-	int proc_fd;          /* /proc/self/fd, O_PATH */
-	pthread_mutex_t ilock;
-	struct inode *by_id[INODE_BUCKETS], *by_key[INODE_BUCKETS];
-	uint64_t next_nodeid;
-	unsigned ninodes;
-	struct inode *root;
+	struct fuse_server srv;
+	struct fuse_inodes inodes;
+	struct fuse_options opt;
+	int proc_fd;             /* /proc/self/fd, O_PATH */
+	bool creds;              /* may switch fsuid/fsgid (CAP_SETUID and CAP_SETGID) */
+	bool fsetid;             /* holds CAP_FSETID (so has to drop it for KILL_SUIDGID) */
+	/* the session (written by INIT while no other request runs) */
+	bool writeback, killpriv, submounts;
 	pthread_mutex_t hlock;
+	unsigned nhandles, hnext;
 	struct handle h[FUSE_PT_MAX_HANDLES];
-	unsigned nhandles;
-	bool initialized;     /* INIT seen (atomic: queue threads read it) */
-	uint32_t minor;       /* negotiated minor version (atomic) */
 };
 
-/* ---- inodes ---- */
+static inline struct fuse_pt *PT(void *fs) { return fs; }
+static inline struct fuse_inode *IN(struct fuse_node *n) { return (struct fuse_inode *)n; }
 
-static unsigned hash_id(uint64_t id) { return (unsigned)(id * 0x9E3779B97F4A7C15ULL >> 52) % INODE_BUCKETS; }
-static unsigned hash_key(dev_t d, ino_t i) { return hash_id((uint64_t)d * 31 + (uint64_t)i); }
+/* ---- credentials of the serving thread ---- */
 
-/* The inode for nodeid with a reference taken, or NULL. */
-static struct inode *inode_get(struct fuse_pt *fs, uint64_t nodeid)
+/*
+ * What this thread runs with: its fsuid/fsgid and whether CAP_FSETID is out
+ * of its effective set. Switched only when a request needs something else,
+ * so a queue thread serving one guest user pays nothing per request.
+ */
+static __thread struct {
+	bool ready;
+	uid_t uid;
+	gid_t gid;
+	bool fsetid_off;
+	struct __user_cap_data_struct caps[2];
+} tc;
+
+static void thread_ready(struct fuse_pt *fs)
 {
-	struct inode *in;
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 
-	pthread_mutex_lock(&fs->ilock);
-	for (in = fs->by_id[hash_id(nodeid)]; in && in->nodeid != nodeid; in = in->next_id)
-		;
-	if (in)
-		in->refs++;
-	pthread_mutex_unlock(&fs->ilock);
-	return in;
-}
-
-static void unlink_inode(struct fuse_pt *fs, struct inode *in)
-{
-	struct inode **p;
-
-	for (p = &fs->by_id[hash_id(in->nodeid)]; *p != in; p = &(*p)->next_id)
-		;
-	*p = in->next_id;
-	for (p = &fs->by_key[hash_key(in->dev, in->ino)]; *p != in; p = &(*p)->next_key)
-		;
-	*p = in->next_key;
-	fs->ninodes--;
-	close(in->fd);
-	free(in);
-}
-
-/* Drop our reference (and `forget` guest references); frees when both are gone. */
-static void inode_put(struct fuse_pt *fs, struct inode *in, uint64_t forget)
-{
-	if (!in)
+	if (tc.ready)
 		return;
-	pthread_mutex_lock(&fs->ilock);
-	if (forget > in->nlookup)
-		forget = in->nlookup;
-	in->nlookup -= forget;
-	if (in->refs)
-		in->refs--;
-	if (!in->refs && !in->nlookup && in != fs->root)
-		unlink_inode(fs, in);
-	pthread_mutex_unlock(&fs->ilock);
+	tc.ready = true;
+	tc.uid = (uid_t)syscall(SYS_setfsuid, -1);
+	tc.gid = (gid_t)syscall(SYS_setfsgid, -1);
+	/*
+	 * A file system of its own for this thread, with umask 0: the guest
+	 * applied its process's umask already, the monitor's must not be
+	 * applied on top.
+	 */
+	if (unshare(CLONE_FS) == 0)
+		umask(0);
+	if (fs->creds && syscall(SYS_setgroups, 0, NULL) < 0)
+		log_errno(errno, "virtio-fs: dropping supplementary groups of a queue thread");
+	if (fs->fsetid && syscall(SYS_capget, &hdr, tc.caps) < 0)
+		memset(tc.caps, 0, sizeof(tc.caps));
+}
+
+/* Guest id -> host id through one mapped range (identity outside it). */
+static uint32_t to_host(const struct fuse_idmap *m, uint32_t id)
+{
+	return m->count && id >= m->guest && id - m->guest < m->count ? m->host + (id - m->guest) : id;
+}
+
+static uint32_t to_guest(const struct fuse_idmap *m, uint32_t id)
+{
+	return m->count && id >= m->host && id - m->host < m->count ? m->guest + (id - m->host) : id;
+}
+
+/* fsuid/fsgid for this thread (no-op unless the monitor may switch). false: the switch failed. */
+static bool set_ids(struct fuse_pt *fs, uid_t uid, gid_t gid)
+{
+	if (!fs->creds)
+		return true;
+	thread_ready(fs);
+	if (tc.gid != gid) {
+		syscall(SYS_setfsgid, gid);
+		tc.gid = (gid_t)syscall(SYS_setfsgid, -1);
+	}
+	if (tc.uid != uid) {
+		syscall(SYS_setfsuid, uid);
+		tc.uid = (uid_t)syscall(SYS_setfsuid, -1);
+		/* Leaving fsuid 0 drops the file capabilities, coming back raises them (capabilities(7)). */
+		tc.fsetid_off = tc.uid != 0;
+	}
+	return tc.uid == uid && tc.gid == gid;
+}
+
+/* Run the next calls as the guest caller ... */
+static int as_caller(struct fuse_pt *fs, const struct fuse_ctx *ctx)
+{
+	thread_ready(fs);
+	return set_ids(fs, to_host(&fs->opt.uidmap, ctx->uid), to_host(&fs->opt.gidmap, ctx->gid)) ? 0 : -EPERM;
+}
+
+/* ... and as the monitor again. */
+static void as_monitor(struct fuse_pt *fs)
+{
+	if (fs->creds && !set_ids(fs, 0, 0))
+		log_msg("virtio-fs: cannot switch a queue thread back to fsuid 0");
 }
 
 /*
- * Take ownership of O_PATH fd `fd` for the object st describes: the existing
- * inode (fd closed) or a new one, with one more guest lookup and one of our
- * references. NULL (fd closed) on allocation failure.
+ * With `keep` false the next calls run without CAP_FSETID, so the host
+ * kernel drops set-user/group-ID bits on write, truncate and chown as it
+ * would for an unprivileged caller (the guest asked: KILL_SUIDGID).
  */
-static struct inode *inode_adopt(struct fuse_pt *fs, int fd, const struct stat *st)
+static void fsetid(struct fuse_pt *fs, bool keep)
 {
-	struct inode *in;
-	unsigned k = hash_key(st->st_dev, st->st_ino);
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
 
-	pthread_mutex_lock(&fs->ilock);
-	for (in = fs->by_key[k]; in && (in->dev != st->st_dev || in->ino != st->st_ino); in = in->next_key)
-		;
-	if (in) {
-		close(fd);
-	} else {
-		in = calloc(1, sizeof(*in));
-		if (!in) {
-			pthread_mutex_unlock(&fs->ilock);
-			close(fd);
-			return NULL;
-		}
-		in->nodeid = fs->next_nodeid++;
-		in->dev = st->st_dev;
-		in->ino = st->st_ino;
-		in->type = st->st_mode & S_IFMT;
-		in->fd = fd;
-		in->next_key = fs->by_key[k];
-		fs->by_key[k] = in;
-		in->next_id = fs->by_id[hash_id(in->nodeid)];
-		fs->by_id[hash_id(in->nodeid)] = in;
-		fs->ninodes++;
-	}
-	in->nlookup++;
-	in->refs++;
-	pthread_mutex_unlock(&fs->ilock);
-	return in;
+	if (!fs->fsetid)
+		return;
+	thread_ready(fs);
+	if (tc.uid != 0 || tc.fsetid_off == !keep)
+		return; /* a thread with fsuid != 0 has no CAP_FSETID anyway */
+	memcpy(d, tc.caps, sizeof(d));
+	if (!keep)
+		d[CAP_TO_INDEX(CAP_FSETID)].effective &= ~CAP_TO_MASK(CAP_FSETID);
+	if (syscall(SYS_capset, &hdr, d) == 0)
+		tc.fsetid_off = !keep;
 }
 
-unsigned fuse_pt_inode_count(struct fuse_pt *fs)
+/* Does this process hold capability cap in its effective set? */
+static bool have_cap(int cap)
 {
-	unsigned n;
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
 
-	pthread_mutex_lock(&fs->ilock);
-	n = fs->ninodes;
-	pthread_mutex_unlock(&fs->ilock);
-	return n;
+	if (syscall(SYS_capget, &hdr, d) < 0)
+		return false;
+	return (d[CAP_TO_INDEX(cap)].effective & CAP_TO_MASK(cap)) != 0;
 }
 
 /* ---- handles ---- */
 
-static int handle_new(struct fuse_pt *fs, int fd, bool dir, uint64_t *fh)
+static int handle_new(struct fuse_pt *fs, int fd, bool dir, struct fuse_inode *in, uint64_t *fh)
 {
 	pthread_mutex_lock(&fs->hlock);
-	for (unsigned i = 0; i < FUSE_PT_MAX_HANDLES; i++)
-		if (fs->h[i].fd < 0) {
-			fs->h[i].fd = fd;
-			fs->h[i].dir = dir;
-			fs->nhandles++;
-			pthread_mutex_unlock(&fs->hlock);
-			*fh = i;
-			return 0;
-		}
+	for (unsigned n = 0; n < FUSE_PT_MAX_HANDLES; n++) {
+		unsigned i = (fs->hnext + n) % FUSE_PT_MAX_HANDLES;
+		struct handle *h = &fs->h[i];
+
+		if (h->fd >= 0)
+			continue;
+		h->fd = fd;
+		h->dir = dir;
+		h->append = !dir && (fcntl(fd, F_GETFL) & O_APPEND);
+		h->live = true;
+		h->refs = 0;
+		h->in = in;
+		fs->nhandles++;
+		fs->hnext = i + 1;
+		pthread_mutex_unlock(&fs->hlock);
+		fuse_inodes_hold(&fs->inodes, in);
+		*fh = i;
+		return 0;
+	}
 	pthread_mutex_unlock(&fs->hlock);
 	close(fd);
 	return -EMFILE;
 }
 
-/* The fd behind fh (a dup, so a concurrent RELEASE cannot pull it away), or -EBADF. */
-static int handle_fd(struct fuse_pt *fs, uint64_t fh, bool dir)
+/* The live handle fh of the right kind with a reference taken, or NULL. */
+static struct handle *handle_get(struct fuse_pt *fs, uint64_t fh, bool dir)
 {
-	int fd = -EBADF;
+	struct handle *h = NULL;
 
 	if (fh >= FUSE_PT_MAX_HANDLES)
-		return -EBADF;
+		return NULL;
 	pthread_mutex_lock(&fs->hlock);
-	if (fs->h[fh].fd >= 0 && fs->h[fh].dir == dir) {
-		fd = fcntl(fs->h[fh].fd, F_DUPFD_CLOEXEC, 0);
-		if (fd < 0)
-			fd = -errno;
+	if (fs->h[fh].fd >= 0 && fs->h[fh].live && fs->h[fh].dir == dir) {
+		h = &fs->h[fh];
+		h->refs++;
 	}
 	pthread_mutex_unlock(&fs->hlock);
-	return fd;
+	return h;
+}
+
+/* Close a released handle nobody uses any more (hlock held); returns its inode to put. */
+static struct fuse_inode *handle_close_locked(struct fuse_pt *fs, struct handle *h)
+{
+	struct fuse_inode *in = h->in;
+
+	close(h->fd);
+	h->fd = -1;
+	h->in = NULL;
+	(void)fs;
+	return in;
+}
+
+static void handle_put(struct fuse_pt *fs, struct handle *h)
+{
+	struct fuse_inode *in = NULL;
+
+	pthread_mutex_lock(&fs->hlock);
+	if (!--h->refs && !h->live)
+		in = handle_close_locked(fs, h);
+	pthread_mutex_unlock(&fs->hlock);
+	fuse_inodes_put(&fs->inodes, in);
 }
 
 static int handle_release(struct fuse_pt *fs, uint64_t fh, bool dir)
 {
-	int fd = -1;
+	struct fuse_inode *in = NULL;
+	int err = -EBADF;
 
 	if (fh >= FUSE_PT_MAX_HANDLES)
 		return -EBADF;
 	pthread_mutex_lock(&fs->hlock);
-	if (fs->h[fh].fd >= 0 && fs->h[fh].dir == dir) {
-		fd = fs->h[fh].fd;
-		fs->h[fh].fd = -1;
+	if (fs->h[fh].fd >= 0 && fs->h[fh].live && fs->h[fh].dir == dir) {
+		fs->h[fh].live = false;
 		fs->nhandles--;
+		if (!fs->h[fh].refs)
+			in = handle_close_locked(fs, &fs->h[fh]);
+		err = 0;
 	}
 	pthread_mutex_unlock(&fs->hlock);
-	if (fd < 0)
-		return -EBADF;
-	close(fd);
-	return 0;
+	fuse_inodes_put(&fs->inodes, in);
+	return err;
+}
+
+static void handles_close_all(struct fuse_pt *fs)
+{
+	for (unsigned i = 0; i < FUSE_PT_MAX_HANDLES; i++) {
+		struct fuse_inode *in = NULL;
+
+		pthread_mutex_lock(&fs->hlock);
+		if (fs->h[i].fd >= 0 && fs->h[i].live) {
+			fs->h[i].live = false;
+			fs->nhandles--;
+			if (!fs->h[i].refs)
+				in = handle_close_locked(fs, &fs->h[i]);
+		}
+		pthread_mutex_unlock(&fs->hlock);
+		fuse_inodes_put(&fs->inodes, in);
+	}
 }
 
 unsigned fuse_pt_handle_count(struct fuse_pt *fs)
@@ -219,137 +282,48 @@ unsigned fuse_pt_handle_count(struct fuse_pt *fs)
 	return n;
 }
 
-/* ---- setup ---- */
-
-int fuse_pt_create(struct fuse_pt **out, const char *root)
+unsigned fuse_pt_inode_count(struct fuse_pt *fs)
 {
-	struct fuse_pt *fs = calloc(1, sizeof(*fs));
-	struct stat st;
-	int fd, err;
+	struct fuse_inodes_stats st;
 
-	if (!fs)
-		return -ENOMEM;
-	pthread_mutex_init(&fs->ilock, NULL);
-	pthread_mutex_init(&fs->hlock, NULL);
-	for (unsigned i = 0; i < FUSE_PT_MAX_HANDLES; i++) {
-		fs->h[i].fd = -1;
-		pthread_mutex_init(&fs->h[i].lock, NULL);
-	}
-	fs->next_nodeid = FUSE_ROOT_ID;
-	fs->proc_fd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fs->proc_fd < 0) {
-		err = -errno;
-		free(fs);
-		return err;
-	}
-	fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		err = -errno;
-		if (fd >= 0)
-			close(fd);
-		close(fs->proc_fd);
-		free(fs);
-		return err;
-	}
-	fs->root = inode_adopt(fs, fd, &st);
-	if (!fs->root) {
-		close(fs->proc_fd);
-		free(fs);
-		return -ENOMEM;
-	}
-	fs->root->refs = 0;
-	*out = fs;
-	return 0;
+	fuse_inodes_stats(&fs->inodes, &st);
+	return st.inodes;
 }
 
-void fuse_pt_destroy(struct fuse_pt *fs)
+void fuse_pt_stats(struct fuse_pt *fs, struct fuse_pt_stats *out)
 {
-	if (!fs)
-		return;
-	for (unsigned i = 0; i < INODE_BUCKETS; i++)
-		while (fs->by_id[i]) {
-			struct inode *in = fs->by_id[i];
+	struct fuse_inodes_stats st;
 
-			fs->by_id[i] = in->next_id;
-			close(in->fd);
-			free(in);
-		}
-	for (unsigned i = 0; i < FUSE_PT_MAX_HANDLES; i++)
-		if (fs->h[i].fd >= 0)
-			close(fs->h[i].fd);
-	close(fs->proc_fd);
-	free(fs);
+	fuse_inodes_stats(&fs->inodes, &st);
+	*out = (struct fuse_pt_stats){ .inodes = st.inodes, .path_fds = st.fds, .path_fds_high = st.fds_high,
+				       .handles = fuse_pt_handle_count(fs), .evicted = st.evicted,
+				       .reopened = st.reopened, .refused = st.refused, .file_handles = st.handles,
+				       .creds = fs->creds };
 }
 
-/* ---- requests ---- */
+/* ---- helpers ---- */
 
-struct req {
-	struct fuse_pt *fs;
-	const struct iovec *in, *out;
-	unsigned nin, nout;
-	size_t out_total;
-	struct fuse_in_header h;
-	uint8_t *args;        /* h.len - header bytes (capped at ARGS_MAX), copied */
-	size_t args_len;      /* bytes after the header that the request declares */
-	size_t args_have;     /* of which copied into args */
-};
-
-static __thread uint8_t argbuf[ARGS_MAX];
-
-/* Fixed-size argument struct at the start of args; false: too short. */
-static bool arg(struct req *r, void *dst, size_t len)
+static unsigned timeout_s(const struct fuse_pt *fs)
 {
-	if (r->args_have < len)
-		return false;
-	memcpy(dst, r->args, len);
-	return true;
+	return fs->opt.cache == FUSE_CACHE_NEVER ? 0 : fs->opt.cache == FUSE_CACHE_ALWAYS ? TIMEOUT_ALWAYS_S : TIMEOUT_AUTO_S;
 }
 
-/* The NUL-terminated name starting at args[*off]; advances *off. NULL if bad. */
-static const char *arg_str(struct req *r, size_t *off)
+/*
+ * The inode number the guest sees: the host's. Without submounts, objects
+ * of other host devices get their device index in the top 16 bits, so that
+ * two files never share a number (as long as host numbers stay below 2^48).
+ */
+static uint64_t guest_ino(const struct fuse_pt *fs, unsigned devidx, uint64_t ino)
 {
-	const char *s = (const char *)r->args + *off;
-	const void *nul;
-
-	if (*off >= r->args_have)
-		return NULL;
-	nul = memchr(s, '\0', r->args_have - *off);
-	if (!nul)
-		return NULL;
-	*off += (size_t)((const char *)nul - s) + 1;
-	return s;
+	if (devidx == 0 || fs->submounts)
+		return ino;
+	return (uint64_t)devidx << 48 | (ino & ((1ULL << 48) - 1));
 }
 
-/* A single path component the guest may name. */
-static const char *arg_name(struct req *r, size_t *off)
-{
-	const char *s = arg_str(r, off);
-
-	if (!s || !*s || strchr(s, '/') || strlen(s) > NAME_MAX)
-		return NULL;
-	return s;
-}
-
-static long reply(struct req *r, int error, const void *payload, size_t len)
-{
-	struct fuse_out_header oh = { .len = (uint32_t)(sizeof(oh) + (error ? 0 : len)), .error = error,
-				      .unique = r->h.unique };
-
-	if (!error && sizeof(oh) + len > r->out_total)
-		return reply(r, -EINVAL, NULL, 0);
-	if (!iov_scatter(r->out, r->nout, 0, &oh, sizeof(oh)))
-		return -EBADMSG;
-	if (!error && len && !iov_scatter(r->out, r->nout, sizeof(oh), payload, len))
-		return -EBADMSG;
-	return (long)oh.len;
-}
-
-static long reply_err(struct req *r, int neg_errno) { return reply(r, neg_errno, NULL, 0); }
-
-static void fill_attr(struct fuse_attr *a, const struct stat *st)
+static void fill_attr(const struct fuse_pt *fs, const struct fuse_inode *in, const struct stat *st, struct fuse_attr *a)
 {
 	memset(a, 0, sizeof(*a));
-	a->ino = st->st_ino;
+	a->ino = guest_ino(fs, in->devidx, st->st_ino);
 	a->size = (uint64_t)st->st_size;
 	a->blocks = (uint64_t)st->st_blocks;
 	a->atime = (uint64_t)st->st_atim.tv_sec;
@@ -360,10 +334,12 @@ static void fill_attr(struct fuse_attr *a, const struct stat *st)
 	a->ctimensec = (uint32_t)st->st_ctim.tv_nsec;
 	a->mode = st->st_mode;
 	a->nlink = (uint32_t)st->st_nlink;
-	a->uid = st->st_uid;
-	a->gid = st->st_gid;
+	a->uid = to_guest(&fs->opt.uidmap, st->st_uid);
+	a->gid = to_guest(&fs->opt.gidmap, st->st_gid);
 	a->rdev = (uint32_t)st->st_rdev;
 	a->blksize = (uint32_t)st->st_blksize;
+	if (fs->submounts && in->submount)
+		a->flags |= FUSE_ATTR_SUBMOUNT;
 }
 
 static int stat_fd(int fd, struct stat *st)
@@ -371,42 +347,54 @@ static int stat_fd(int fd, struct stat *st)
 	return fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 }
 
-/*
- * Resolve one component under parent: O_PATH|O_NOFOLLOW, so a symlink is
- * held as itself and never followed. ".." at the root is the root.
- */
-static int lookup_fd(struct fuse_pt *fs, struct inode *parent, const char *name, int *fd)
+/* The inode's O_PATH descriptor (see fuse_inodes_fd()). */
+static int ifd(struct fuse_pt *fs, struct fuse_inode *in)
 {
-	if (strcmp(name, ".") == 0 || (strcmp(name, "..") == 0 && parent == fs->root))
-		*fd = fcntl(parent->fd, F_DUPFD_CLOEXEC, 0);
-	else
-		*fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	return *fd < 0 ? -errno : 0;
+	return fuse_inodes_fd(&fs->inodes, in);
 }
 
-/* Look name up under parent and fill an entry reply (one more guest lookup). */
-static int do_lookup(struct fuse_pt *fs, struct inode *parent, const char *name, struct fuse_entry_out *e)
+/* "/proc/self/fd/N"-relative name of an O_PATH descriptor, for calls that take a path. */
+static void fd_name(char *buf, size_t len, int fd)
 {
-	struct inode *in;
-	struct stat st;
-	int fd, err = lookup_fd(fs, parent, name, &fd);
+	snprintf(buf, len, "%d", fd);
+}
 
-	if (err)
-		return err;
+/*
+ * Look name up under dir and fill an entry reply (one more guest lookup).
+ * O_PATH|O_NOFOLLOW: a symlink is held as itself, never followed. ".." at
+ * the root is the root.
+ */
+static int do_lookup(struct fuse_pt *fs, struct fuse_inode *dir, const char *name, struct fuse_entry_out *e)
+{
+	struct fuse_inode *in;
+	struct stat st;
+	int dfd = ifd(fs, dir), fd, err;
+
+	if (dfd < 0)
+		return dfd;
+	if (strcmp(name, ".") == 0 || (strcmp(name, "..") == 0 && dir == fs->inodes.root))
+		fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+	else
+		fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
 	err = stat_fd(fd, &st);
 	if (err) {
 		close(fd);
 		return err;
 	}
-	in = inode_adopt(fs, fd, &st);
-	if (!in)
-		return -ENOMEM;
+	err = fuse_inodes_adopt(&fs->inodes, fd, &st, dir, &in);
+	if (err) {
+		if (err == -ENFILE)
+			log_guest("virtio-fs: inode table full (%u inodes, %u descriptors): lookup refused with ENFILE "
+				  "until the guest forgets inodes", fs->inodes.max_inodes, fs->inodes.max_fds);
+		return err;
+	}
 	memset(e, 0, sizeof(*e));
 	e->nodeid = in->nodeid;
-	e->entry_valid = ATTR_TIMEOUT_S;
-	e->attr_valid = ATTR_TIMEOUT_S;
-	fill_attr(&e->attr, &st);
-	inode_put(fs, in, 0);
+	e->entry_valid = e->attr_valid = timeout_s(fs);
+	fill_attr(fs, in, &st, &e->attr);
+	fuse_inodes_put(&fs->inodes, in);
 	return 0;
 }
 
@@ -421,314 +409,375 @@ static int reopen_fd(struct fuse_pt *fs, int pfd, mode_t type, int flags)
 
 	if (type != S_IFREG && type != S_IFDIR)
 		return type == S_IFLNK ? -ELOOP : -EACCES;
-	snprintf(name, sizeof(name), "%d", pfd);
+	fd_name(name, sizeof(name), pfd);
 	fd = openat(fs->proc_fd, name, (flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW)) | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
 }
 
-static int reopen(struct fuse_pt *fs, struct inode *in, int flags)
+static int reopen(struct fuse_pt *fs, struct fuse_inode *in, int flags)
 {
-	return reopen_fd(fs, in->fd, in->type, flags);
+	int pfd = ifd(fs, in);
+
+	return pfd < 0 ? pfd : reopen_fd(fs, pfd, in->type, flags);
 }
 
-/* Open flags the guest may pass on. */
-static int open_flags(uint32_t f)
+/* Open flags the guest may pass on; with write-back caching the guest also reads write-only files and appends itself. */
+static int open_flags(const struct fuse_pt *fs, uint32_t f)
 {
-	return (int)(f & (O_ACCMODE | O_APPEND | O_TRUNC | O_SYNC | O_DSYNC | O_NONBLOCK | O_NOATIME | O_DIRECTORY));
+	int fl = (int)(f & (O_ACCMODE | O_APPEND | O_TRUNC | O_SYNC | O_DSYNC | O_NONBLOCK | O_NOATIME | O_DIRECTORY));
+
+	if (fs->writeback) {
+		if ((fl & O_ACCMODE) == O_WRONLY)
+			fl = (fl & ~O_ACCMODE) | O_RDWR;
+		fl &= ~O_APPEND;
+	}
+	return fl;
 }
 
-static long op_init(struct req *r)
+static void open_reply(const struct fuse_pt *fs, bool dir, struct fuse_open_out *o)
 {
-	struct fuse_init_in ii;
-	struct fuse_init_out o = { 0 };
-	const uint32_t want = FUSE_ASYNC_READ | FUSE_BIG_WRITES | FUSE_MAX_PAGES | FUSE_DO_READDIRPLUS |
-			      FUSE_PARALLEL_DIROPS | FUSE_ATOMIC_O_TRUNC | FUSE_EXPORT_SUPPORT |
-			      FUSE_READDIRPLUS_AUTO;
-
-	memset(&ii, 0, sizeof(ii));
-	/* Older guests send the 16-byte form (no flags2). */
-	if (r->args_have < offsetof(struct fuse_init_in, flags) + sizeof(ii.flags))
-		return reply_err(r, -EINVAL);
-	memcpy(&ii, r->args, r->args_have < sizeof(ii) ? r->args_have : sizeof(ii));
-	if (ii.major != FUSE_KERNEL_VERSION)
-		return reply_err(r, -EPROTO);
-	o.major = FUSE_KERNEL_VERSION;
-	o.minor = ii.minor < FUSE_KERNEL_MINOR_VERSION ? ii.minor : FUSE_KERNEL_MINOR_VERSION;
-	o.max_readahead = ii.max_readahead;
-	o.flags = ii.flags & want;
-	o.max_background = 64;
-	o.congestion_threshold = 48;
-	o.max_write = FUSE_PT_MAX_WRITE;
-	o.time_gran = 1;
-	o.max_pages = FUSE_PT_MAX_PAGES;
-	__atomic_store_n(&r->fs->minor, o.minor, __ATOMIC_RELAXED);
-	__atomic_store_n(&r->fs->initialized, true, __ATOMIC_RELEASE);
-	/* A 7.22 and older guest expects the short reply. */
-	return reply(r, 0, &o, o.minor < 23 ? FUSE_COMPAT_22_INIT_OUT_SIZE : sizeof(o));
+	if (fs->opt.cache == FUSE_CACHE_NEVER && !dir)
+		o->open_flags |= FOPEN_DIRECT_IO;
+	if (fs->opt.cache == FUSE_CACHE_ALWAYS)
+		o->open_flags |= dir ? FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE : FOPEN_KEEP_CACHE;
 }
 
-static long op_lookup(struct req *r, struct inode *parent)
-{
-	struct fuse_entry_out e;
-	size_t off = 0;
-	const char *name = arg_str(r, &off);
-	int err;
+/* ---- nodes and session ---- */
 
-	if (!name || !*name || strchr(name, '/') || strlen(name) > NAME_MAX)
-		return reply_err(r, -EINVAL);
-	err = do_lookup(r->fs, parent, name, &e);
-	return err ? reply_err(r, err) : reply(r, 0, &e, sizeof(e));
-}
-
-static void forget_one(struct fuse_pt *fs, uint64_t nodeid, uint64_t n)
+static struct fuse_node *pt_get(void *fs, uint64_t nodeid, mode_t *type)
 {
-	struct inode *in = inode_get(fs, nodeid);
+	struct fuse_inode *in = fuse_inodes_get(&PT(fs)->inodes, nodeid);
 
 	if (in)
-		inode_put(fs, in, n);
+		*type = in->type;
+	return (struct fuse_node *)in;
 }
 
-static long op_forget(struct req *r)
-{
-	struct fuse_forget_in f;
+static void pt_put(void *fs, struct fuse_node *n) { fuse_inodes_put(&PT(fs)->inodes, IN(n)); }
 
-	if (arg(r, &f, sizeof(f)))
-		forget_one(r->fs, r->h.nodeid, f.nlookup);
-	return 0;
+static void pt_forget(void *fs, uint64_t nodeid, uint64_t nlookup)
+{
+	fuse_inodes_forget(&PT(fs)->inodes, nodeid, nlookup);
 }
 
-static long op_batch_forget(struct req *r)
+static void pt_session(void *f, const struct fuse_session *s)
 {
-	struct fuse_batch_forget_in b;
+	struct fuse_pt *fs = f;
 
-	if (!arg(r, &b, sizeof(b)))
-		return 0;
-	for (uint32_t i = 0; i < b.count; i++) {
-		struct fuse_forget_one one;
-		size_t o = sizeof(b) + (size_t)i * sizeof(one);
-
-		if (o + sizeof(one) > r->args_have)
-			break;
-		memcpy(&one, r->args + o, sizeof(one));
-		forget_one(r->fs, one.nodeid, one.nlookup);
+	if (s) {
+		fs->writeback = (s->flags & FUSE_WRITEBACK_CACHE) != 0;
+		fs->killpriv = (s->flags & FUSE_HANDLE_KILLPRIV_V2) != 0;
+		fs->submounts = (s->flags & FUSE_SUBMOUNTS) != 0;
+		return;
 	}
-	return 0;
+	handles_close_all(fs);
+	fuse_inodes_reset(&fs->inodes);
 }
 
-static long attr_reply(struct req *r, int fd)
+/* ---- names ---- */
+
+static int pt_lookup(void *fs, const struct fuse_ctx *ctx, struct fuse_node *dir, const char *name,
+		     struct fuse_entry_out *e)
 {
-	struct fuse_attr_out o = { .attr_valid = ATTR_TIMEOUT_S };
+	(void)ctx;
+	return do_lookup(fs, IN(dir), name, e);
+}
+
+/* After a create-type call (err from it): look the new name up and fill its entry. */
+static int entry_of(struct fuse_pt *fs, struct fuse_inode *dir, const char *name, int err, struct fuse_entry_out *e)
+{
+	return err ? err : do_lookup(fs, dir, name, e);
+}
+
+static int pt_mknod(void *f, const struct fuse_ctx *ctx, struct fuse_node *dir, const char *name, mode_t mode,
+		    dev_t rdev, mode_t umask, struct fuse_entry_out *e)
+{
+	struct fuse_pt *fs = f;
+	mode_t type = mode & S_IFMT;
+	int dfd = ifd(fs, IN(dir)), err;
+
+	(void)rdev;
+	if (dfd < 0)
+		return dfd;
+	if (type == S_IFCHR || type == S_IFBLK)
+		return -EPERM; /* no device nodes in a share (docs/threat-model.md) */
+	err = as_caller(fs, ctx);
+	if (!err && mknodat(dfd, name, mode & ~(umask & 07777), 0) < 0)
+		err = -errno;
+	as_monitor(fs);
+	return entry_of(fs, IN(dir), name, err, e);
+}
+
+static int pt_mkdir(void *f, const struct fuse_ctx *ctx, struct fuse_node *dir, const char *name, mode_t mode,
+		    mode_t umask, struct fuse_entry_out *e)
+{
+	struct fuse_pt *fs = f;
+	int dfd = ifd(fs, IN(dir)), err;
+
+	if (dfd < 0)
+		return dfd;
+	err = as_caller(fs, ctx);
+	if (!err && mkdirat(dfd, name, mode & ~umask & 07777) < 0)
+		err = -errno;
+	as_monitor(fs);
+	return entry_of(fs, IN(dir), name, err, e);
+}
+
+static int pt_symlink(void *f, const struct fuse_ctx *ctx, struct fuse_node *dir, const char *name,
+		      const char *target, struct fuse_entry_out *e)
+{
+	struct fuse_pt *fs = f;
+	int dfd = ifd(fs, IN(dir)), err;
+
+	if (dfd < 0)
+		return dfd;
+	err = as_caller(fs, ctx);
+	/* The target is stored as given, never resolved by us. */
+	if (!err && symlinkat(target, dfd, name) < 0)
+		err = -errno;
+	as_monitor(fs);
+	return entry_of(fs, IN(dir), name, err, e);
+}
+
+static int pt_link(void *f, const struct fuse_ctx *ctx, struct fuse_node *old, struct fuse_node *newdir,
+		   const char *newname, struct fuse_entry_out *e)
+{
+	struct fuse_pt *fs = f;
+	int ofd = ifd(fs, IN(old)), dfd = ifd(fs, IN(newdir)), err = 0;
+	char path[40];
+
+	(void)ctx;
+	if (ofd < 0 || dfd < 0)
+		return ofd < 0 ? ofd : dfd;
+	if (IN(old)->type == S_IFDIR)
+		return -EPERM;
+	if (linkat(ofd, "", dfd, newname, AT_EMPTY_PATH) < 0) {
+		/* Without CAP_DAC_READ_SEARCH: the same inode through /proc. */
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", ofd);
+		if (errno != ENOENT || linkat(AT_FDCWD, path, dfd, newname, AT_SYMLINK_FOLLOW) < 0)
+			err = -errno;
+	}
+	return entry_of(fs, IN(newdir), newname, err, e);
+}
+
+static int pt_unlink(void *f, const struct fuse_ctx *ctx, struct fuse_node *dir, const char *name)
+{
+	int dfd = ifd(f, IN(dir));
+
+	(void)ctx;
+	if (dfd < 0)
+		return dfd;
+	/* What unlink(2) says for these (the guest never sends them). */
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		return -EISDIR;
+	return unlinkat(dfd, name, 0) < 0 ? -errno : 0;
+}
+
+static int pt_rmdir(void *f, const struct fuse_ctx *ctx, struct fuse_node *dir, const char *name)
+{
+	int dfd = ifd(f, IN(dir));
+
+	(void)ctx;
+	if (dfd < 0)
+		return dfd;
+	/* What rmdir(2) says for these. */
+	if (!strcmp(name, "."))
+		return -EINVAL;
+	if (!strcmp(name, ".."))
+		return -ENOTEMPTY;
+	return unlinkat(dfd, name, AT_REMOVEDIR) < 0 ? -errno : 0;
+}
+
+static int pt_rename(void *f, const struct fuse_ctx *ctx, struct fuse_node *dir, const char *name,
+		     struct fuse_node *newdir, const char *newname, uint32_t flags)
+{
+	int ofd = ifd(f, IN(dir)), nfd = ifd(f, IN(newdir));
+
+	(void)ctx;
+	if (ofd < 0 || nfd < 0)
+		return ofd < 0 ? ofd : nfd;
+	/* rename(2) of "." or ".." is EBUSY. */
+	if (!strcmp(name, ".") || !strcmp(name, "..") || !strcmp(newname, ".") || !strcmp(newname, ".."))
+		return -EBUSY;
+	return syscall(SYS_renameat2, ofd, name, nfd, newname, flags) < 0 ? -errno : 0;
+}
+
+/* ---- attributes ---- */
+
+static int attr_of(struct fuse_pt *fs, struct fuse_inode *in, int fd, struct fuse_attr_out *o)
+{
 	struct stat st;
-	int err = fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	int err = stat_fd(fd, &st);
 
 	if (err)
-		return reply_err(r, err);
-	fill_attr(&o.attr, &st);
-	return reply(r, 0, &o, sizeof(o));
+		return err;
+	o->attr_valid = timeout_s(fs);
+	fill_attr(fs, in, &st, &o->attr);
+	return 0;
 }
 
-static long op_getattr(struct req *r, struct inode *in)
+static int pt_getattr(void *f, const struct fuse_ctx *ctx, struct fuse_node *n, const uint64_t *fh,
+		      struct fuse_attr_out *o)
 {
-	return attr_reply(r, in->fd);
+	struct fuse_pt *fs = f;
+	struct handle *h;
+	int fd, err;
+
+	(void)ctx;
+	/* Through the open file when the guest names one: it works for a file unlinked meanwhile. */
+	if (fh && (h = handle_get(fs, *fh, false)) != NULL) {
+		err = attr_of(fs, IN(n), h->fd, o);
+		handle_put(fs, h);
+		return err;
+	}
+	fd = ifd(fs, IN(n));
+	return fd < 0 ? fd : attr_of(fs, IN(n), fd, o);
 }
 
-static long op_setattr(struct req *r, struct inode *in)
+static int set_times(struct fuse_pt *fs, const char *name, const struct fuse_setattr_in *s)
 {
-	struct fuse_setattr_in s;
+	struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
+
+	if (s->valid & FATTR_ATIME_NOW)
+		ts[0].tv_nsec = UTIME_NOW;
+	else if (s->valid & FATTR_ATIME)
+		ts[0] = (struct timespec){ (time_t)s->atime, s->atimensec % 1000000000u };
+	if (s->valid & FATTR_MTIME_NOW)
+		ts[1].tv_nsec = UTIME_NOW;
+	else if (s->valid & FATTR_MTIME)
+		ts[1] = (struct timespec){ (time_t)s->mtime, s->mtimensec % 1000000000u };
+	/* Through /proc/self/fd: the object itself, a symlink included (touch -h). */
+	return utimensat(fs->proc_fd, name, ts, 0) < 0 ? -errno : 0;
+}
+
+static int pt_setattr(void *f, const struct fuse_ctx *ctx, struct fuse_node *n, const struct fuse_setattr_in *s,
+		      struct fuse_attr_out *o)
+{
+	struct fuse_pt *fs = f;
+	struct fuse_inode *in = IN(n);
+	struct handle *h = NULL;
+	bool kill = fs->killpriv && (s->valid & FATTR_KILL_SUIDGID);
 	char name[16];
-	int err = 0, fd = -1;
+	int pfd = ifd(fs, in), err = 0;
 
-	if (!arg(r, &s, sizeof(s)))
-		return reply_err(r, -EINVAL);
-	snprintf(name, sizeof(name), "%d", in->fd);
-	if ((s.valid & FATTR_FH) && (s.valid & (FATTR_SIZE))) {
-		fd = handle_fd(r->fs, s.fh, false);
-		if (fd < 0)
-			return reply_err(r, fd);
+	if (pfd < 0)
+		return pfd;
+	fd_name(name, sizeof(name), pfd);
+	if ((s->valid & FATTR_FH) && (s->valid & FATTR_SIZE)) {
+		h = handle_get(fs, s->fh, false);
+		if (!h)
+			return -EBADF;
 	}
-	if (s.valid & FATTR_MODE) {
+	if (s->valid & FATTR_MODE) {
+		fsetid(fs, true);
 		if (in->type == S_IFLNK)
-			err = -EOPNOTSUPP;
-		else if (fchmodat(r->fs->proc_fd, name, s.mode & 07777, 0) < 0)
+			err = -EOPNOTSUPP; /* as fchmodat(AT_SYMLINK_NOFOLLOW) */
+		else if (fchmodat(fs->proc_fd, name, s->mode & 07777, 0) < 0)
 			err = -errno;
 	}
-	if (!err && (s.valid & (FATTR_UID | FATTR_GID))) {
-		uid_t u = (s.valid & FATTR_UID) ? s.uid : (uid_t)-1;
-		gid_t g = (s.valid & FATTR_GID) ? s.gid : (gid_t)-1;
+	if (!err && (s->valid & (FATTR_UID | FATTR_GID))) {
+		uid_t u = (s->valid & FATTR_UID) ? to_host(&fs->opt.uidmap, s->uid) : (uid_t)-1;
+		gid_t g = (s->valid & FATTR_GID) ? to_host(&fs->opt.gidmap, s->gid) : (gid_t)-1;
 
-		if (fchownat(in->fd, "", u, g, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		/* The guest asks to kill on every chown; a root caller keeps set-group-ID as locally. */
+		fsetid(fs, !kill || ctx->uid == 0);
+		if (fchownat(pfd, "", u, g, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 			err = -errno;
 	}
-	if (!err && (s.valid & FATTR_SIZE)) {
+	if (!err && (s->valid & FATTR_SIZE)) {
 		if (in->type != S_IFREG) {
 			err = in->type == S_IFDIR ? -EISDIR : -EINVAL;
 		} else {
-			int tfd = fd >= 0 ? fd : reopen(r->fs, in, O_WRONLY);
+			int tfd = h ? h->fd : reopen_fd(fs, pfd, in->type, O_WRONLY);
 
+			fsetid(fs, !kill);
 			if (tfd < 0)
 				err = tfd;
-			else if (ftruncate(tfd, (off_t)s.size) < 0)
+			else if (ftruncate(tfd, (off_t)s->size) < 0)
 				err = -errno;
-			if (tfd >= 0 && tfd != fd)
+			if (!h && tfd >= 0)
 				close(tfd);
 		}
 	}
-	if (!err && (s.valid & (FATTR_ATIME | FATTR_MTIME))) {
-		struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
-
-		if (s.valid & FATTR_ATIME_NOW)
-			ts[0].tv_nsec = UTIME_NOW;
-		else if (s.valid & FATTR_ATIME)
-			ts[0] = (struct timespec){ (time_t)s.atime, s.atimensec % 1000000000u };
-		if (s.valid & FATTR_MTIME_NOW)
-			ts[1].tv_nsec = UTIME_NOW;
-		else if (s.valid & FATTR_MTIME)
-			ts[1] = (struct timespec){ (time_t)s.mtime, s.mtimensec % 1000000000u };
-		if (in->type == S_IFLNK)
-			err = -EPERM; /* no way to reach the link itself without its parent */
-		else if (utimensat(r->fs->proc_fd, name, ts, 0) < 0)
-			err = -errno;
-	}
-	if (fd >= 0)
-		close(fd);
-	return err ? reply_err(r, err) : attr_reply(r, in->fd);
+	if (!err && (s->valid & (FATTR_ATIME | FATTR_MTIME | FATTR_ATIME_NOW | FATTR_MTIME_NOW)))
+		err = set_times(fs, name, s);
+	if (h)
+		handle_put(fs, h);
+	return err ? err : attr_of(fs, in, pfd, o);
 }
 
-static long op_readlink(struct req *r, struct inode *in)
+static long pt_readlink(void *fs, const struct fuse_ctx *ctx, struct fuse_node *n, char *buf, size_t cap)
 {
-	char buf[PATH_MAX];
-	ssize_t n = readlinkat(in->fd, "", buf, sizeof(buf));
+	int fd = ifd(fs, IN(n));
+	ssize_t len;
 
-	if (n < 0)
-		return reply_err(r, -errno);
-	return reply(r, 0, buf, (size_t)n);
-}
-
-/* After a create-type call: look the new name up and reply with its entry. */
-static long entry_reply(struct req *r, struct inode *parent, const char *name, int err)
-{
-	struct fuse_entry_out e;
-
-	if (!err)
-		err = do_lookup(r->fs, parent, name, &e);
-	return err ? reply_err(r, err) : reply(r, 0, &e, sizeof(e));
-}
-
-static long op_mknod(struct req *r, struct inode *parent)
-{
-	struct fuse_mknod_in m;
-	size_t off = sizeof(m);
-	const char *name;
-	mode_t type;
-
-	if (!arg(r, &m, sizeof(m)) || !(name = arg_name(r, &off)))
-		return reply_err(r, -EINVAL);
-	type = m.mode & S_IFMT;
-	if (type != S_IFREG && type != S_IFIFO && type != S_IFSOCK)
-		return reply_err(r, -EPERM); /* no device nodes in a share */
-	return entry_reply(r, parent, name, mknodat(parent->fd, name, m.mode & ~m.umask, 0) < 0 ? -errno : 0);
-}
-
-static long op_mkdir(struct req *r, struct inode *parent)
-{
-	struct fuse_mkdir_in m;
-	size_t off = sizeof(m);
-	const char *name;
-
-	if (!arg(r, &m, sizeof(m)) || !(name = arg_name(r, &off)))
-		return reply_err(r, -EINVAL);
-	return entry_reply(r, parent, name, mkdirat(parent->fd, name, m.mode & ~m.umask & 07777) < 0 ? -errno : 0);
-}
-
-static long op_symlink(struct req *r, struct inode *parent)
-{
-	size_t off = 0;
-	const char *name = arg_name(r, &off), *target = name ? arg_str(r, &off) : NULL;
-
-	if (!name || !target || !*target || strlen(target) >= PATH_MAX)
-		return reply_err(r, -EINVAL);
-	/* The target is stored as given, never resolved by us. */
-	return entry_reply(r, parent, name, symlinkat(target, parent->fd, name) < 0 ? -errno : 0);
-}
-
-static long op_unlink(struct req *r, struct inode *parent, bool dir)
-{
-	size_t off = 0;
-	const char *name = arg_name(r, &off);
-
-	if (!name)
-		return reply_err(r, -EINVAL);
-	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-		return reply_err(r, dir ? -EBUSY : -EISDIR);
-	return reply_err(r, unlinkat(parent->fd, name, dir ? AT_REMOVEDIR : 0) < 0 ? -errno : 0);
-}
-
-static long op_rename(struct req *r, struct inode *parent, bool two)
-{
-	struct fuse_rename2_in rn = { 0 };
-	size_t off = two ? sizeof(struct fuse_rename2_in) : sizeof(struct fuse_rename_in);
-	const char *from, *to;
-	struct inode *newdir;
-	int err = 0;
-
-	if (!arg(r, &rn, off) || !(from = arg_name(r, &off)) || !(to = arg_name(r, &off)))
-		return reply_err(r, -EINVAL);
-	if (!two)
-		rn.flags = 0;
-	if (rn.flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
-		return reply_err(r, -EINVAL);
-	if (!strcmp(from, ".") || !strcmp(from, "..") || !strcmp(to, ".") || !strcmp(to, ".."))
-		return reply_err(r, -EBUSY);
-	newdir = inode_get(r->fs, rn.newdir);
-	if (!newdir)
-		return reply_err(r, -ENOENT);
-	if (syscall(SYS_renameat2, parent->fd, from, newdir->fd, to, rn.flags) < 0)
-		err = -errno;
-	inode_put(r->fs, newdir, 0);
-	return reply_err(r, err);
-}
-
-static long op_link(struct req *r, struct inode *newparent)
-{
-	struct fuse_link_in l;
-	size_t off = sizeof(l);
-	const char *name;
-	struct inode *old;
-	char path[32];
-	int err = 0;
-
-	if (!arg(r, &l, sizeof(l)) || !(name = arg_name(r, &off)))
-		return reply_err(r, -EINVAL);
-	old = inode_get(r->fs, l.oldnodeid);
-	if (!old)
-		return reply_err(r, -ENOENT);
-	if (old->type == S_IFDIR) {
-		err = -EPERM;
-	} else if (linkat(old->fd, "", newparent->fd, name, AT_EMPTY_PATH) < 0) {
-		/* Without CAP_DAC_READ_SEARCH: the same inode through /proc. */
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", old->fd);
-		if (errno != ENOENT || linkat(AT_FDCWD, path, newparent->fd, name, AT_SYMLINK_FOLLOW) < 0)
-			err = -errno;
-	}
-	inode_put(r->fs, old, 0);
-	return entry_reply(r, newparent, name, err);
-}
-
-static long op_open(struct req *r, struct inode *in, bool dir)
-{
-	struct fuse_open_in o;
-	struct fuse_open_out oo = { 0 };
-	int fd, err;
-
-	if (!arg(r, &o, sizeof(o)))
-		return reply_err(r, -EINVAL);
-	if (dir ? in->type != S_IFDIR : in->type == S_IFDIR)
-		return reply_err(r, dir ? -ENOTDIR : -EISDIR);
-	fd = reopen(r->fs, in, dir ? O_RDONLY | O_DIRECTORY : open_flags(o.flags));
+	(void)ctx;
 	if (fd < 0)
-		return reply_err(r, fd);
-	err = handle_new(r->fs, fd, dir, &oo.fh);
-	return err ? reply_err(r, err) : reply(r, 0, &oo, sizeof(oo));
+		return fd;
+	if (IN(n)->type != S_IFLNK)
+		return -EINVAL; /* readlink(2) of anything else */
+	len = readlinkat(fd, "", buf, cap);
+	return len < 0 ? -errno : (long)len;
+}
+
+static int pt_access(void *f, const struct fuse_ctx *ctx, struct fuse_node *n, uint32_t mask)
+{
+	struct fuse_pt *fs = f;
+	char name[16];
+	int fd = ifd(fs, IN(n)), err;
+
+	if (fd < 0)
+		return fd;
+	if (IN(n)->type == S_IFLNK)
+		return 0;
+	fd_name(name, sizeof(name), fd);
+	/* The check the host would make for the caller (AT_EACCESS: fsuid/fsgid). */
+	err = as_caller(fs, ctx);
+	if (!err && faccessat(fs->proc_fd, name, (int)(mask & 7), fs->creds ? AT_EACCESS : 0) < 0)
+		err = -errno;
+	as_monitor(fs);
+	return err;
+}
+
+static int pt_statfs(void *fs, struct fuse_node *n, struct fuse_kstatfs *o)
+{
+	struct statfs s;
+	int fd = ifd(fs, IN(n));
+
+	if (fd < 0)
+		return fd;
+	if (fstatfs(fd, &s) < 0)
+		return -errno;
+	o->blocks = s.f_blocks;
+	o->bfree = s.f_bfree;
+	o->bavail = s.f_bavail;
+	o->files = s.f_files;
+	o->ffree = s.f_ffree;
+	o->bsize = (uint32_t)s.f_bsize;
+	o->namelen = (uint32_t)s.f_namelen;
+	o->frsize = (uint32_t)s.f_frsize;
+	return 0;
+}
+
+/* ---- open files ---- */
+
+static int pt_open(void *f, const struct fuse_ctx *ctx, struct fuse_node *n, uint32_t flags, uint32_t oflags,
+		   struct fuse_open_out *o)
+{
+	struct fuse_pt *fs = f;
+	struct fuse_inode *in = IN(n);
+	int fd;
+
+	(void)ctx;
+	if (in->type == S_IFDIR)
+		return -EISDIR;
+	if (flags & O_TRUNC)
+		fsetid(fs, !(fs->killpriv && (oflags & FUSE_OPEN_KILL_SUIDGID)));
+	fd = reopen(fs, in, open_flags(fs, flags));
+	if (fd < 0)
+		return fd;
+	open_reply(fs, false, o);
+	return handle_new(fs, fd, false, in, &o->fh);
 }
 
 /*
@@ -741,7 +790,7 @@ static long op_open(struct req *r, struct inode *in, bool dir)
 static int create_open(struct fuse_pt *fs, int dirfd, const char *name, uint32_t flags, mode_t mode)
 {
 	for (unsigned tries = 0; tries < 4; tries++) {
-		int fd = openat(dirfd, name, open_flags(flags) | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+		int fd = openat(dirfd, name, open_flags(fs, flags) | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 		struct stat st;
 		int pfd, err;
 
@@ -758,163 +807,190 @@ static int create_open(struct fuse_pt *fs, int dirfd, const char *name, uint32_t
 		err = stat_fd(pfd, &st);
 		if (!err)
 			err = (st.st_mode & S_IFMT) == S_IFDIR ? -EISDIR
-							      : reopen_fd(fs, pfd, st.st_mode & S_IFMT, open_flags(flags));
+							      : reopen_fd(fs, pfd, st.st_mode & S_IFMT, open_flags(fs, flags));
 		close(pfd);
 		return err;
 	}
 	return -EEXIST;
 }
 
-static long op_create(struct req *r, struct inode *parent)
+static int pt_create(void *f, const struct fuse_ctx *ctx, struct fuse_node *dir, const char *name, uint32_t flags,
+		     mode_t mode, mode_t umask, uint32_t oflags, struct fuse_entry_out *e, struct fuse_open_out *o)
 {
-	struct fuse_create_in c;
-	size_t off = sizeof(c);
-	struct {
-		struct fuse_entry_out e;
-		struct fuse_open_out o;
-	} out;
-	const char *name;
-	int fd, err;
+	struct fuse_pt *fs = f;
+	struct fuse_inode *in;
+	int dfd = ifd(fs, IN(dir)), fd, err;
 
-	if (__atomic_load_n(&r->fs->minor, __ATOMIC_RELAXED) < 12)
-		return reply_err(r, -ENOSYS);
-	if (!arg(r, &c, sizeof(c)) || !(name = arg_name(r, &off)))
-		return reply_err(r, -EINVAL);
+	if (dfd < 0)
+		return dfd;
 	if (!strcmp(name, ".") || !strcmp(name, ".."))
-		return reply_err(r, -EISDIR);
-	fd = create_open(r->fs, parent->fd, name, c.flags, (c.mode & 07777) & ~c.umask);
+		return -EISDIR;
+	err = as_caller(fs, ctx);
+	if (!err && (flags & O_TRUNC))
+		fsetid(fs, !(fs->killpriv && (oflags & FUSE_OPEN_KILL_SUIDGID)));
+	fd = err ? err : create_open(fs, dfd, name, flags, (mode & 07777) & ~umask);
+	as_monitor(fs);
 	if (fd < 0)
-		return reply_err(r, fd);
-	memset(&out, 0, sizeof(out));
-	err = do_lookup(r->fs, parent, name, &out.e);
-	if (!err)
-		err = handle_new(r->fs, fd, false, &out.o.fh);
-	else
-		close(fd);
+		return fd;
+	err = do_lookup(fs, IN(dir), name, e);
 	if (err) {
-		if (out.e.nodeid)
-			forget_one(r->fs, out.e.nodeid, 1);
-		return reply_err(r, err);
-	}
-	return reply(r, 0, &out, sizeof(out));
-}
-
-static long op_read(struct req *r)
-{
-	struct fuse_read_in rd;
-	struct fuse_out_header oh;
-	struct iovec sub[UIO_MAXIOV];
-	size_t room = r->out_total - sizeof(oh), size;
-	ssize_t n;
-	int fd, k;
-
-	if (!arg(r, &rd, sizeof(rd)))
-		return reply_err(r, -EINVAL);
-	fd = handle_fd(r->fs, rd.fh, false);
-	if (fd < 0)
-		return reply_err(r, fd);
-	size = rd.size < room ? rd.size : room;
-	if (size > FUSE_PT_MAX_WRITE)
-		size = FUSE_PT_MAX_WRITE;
-	/* Straight into the guest's buffers (they are in the aperture). */
-	k = iov_sub(r->out, r->nout, sizeof(oh), size, sub, UIO_MAXIOV);
-	if (k < 0) {
 		close(fd);
-		return reply_err(r, -EINVAL);
+		return err;
 	}
-	n = k ? preadv(fd, sub, k, (off_t)rd.offset) : 0;
-	close(fd);
-	if (n < 0)
-		return reply_err(r, -errno);
-	oh = (struct fuse_out_header){ .len = (uint32_t)(sizeof(oh) + (size_t)n), .unique = r->h.unique };
-	if (!iov_scatter(r->out, r->nout, 0, &oh, sizeof(oh)))
-		return -EBADMSG;
-	return (long)oh.len;
+	in = fuse_inodes_get(&fs->inodes, e->nodeid);
+	err = in ? handle_new(fs, fd, false, in, &o->fh) : -ENOENT;
+	if (!in)
+		close(fd);
+	fuse_inodes_put(&fs->inodes, in);
+	if (err) {
+		fuse_inodes_forget(&fs->inodes, e->nodeid, 1);
+		return err;
+	}
+	open_reply(fs, false, o);
+	return 0;
 }
 
-static long op_write(struct req *r)
+static long pt_read(void *f, uint64_t fh, uint64_t off, const struct iovec *iov, unsigned n)
 {
-	struct fuse_write_in w;
-	struct fuse_write_out wo = { 0 };
-	struct iovec sub[UIO_MAXIOV];
-	size_t data_off = sizeof(struct fuse_in_header) + sizeof(w);
-	ssize_t n;
-	int fd, k;
+	struct fuse_pt *fs = f;
+	struct handle *h = handle_get(fs, fh, false);
+	ssize_t r;
 
-	if (!arg(r, &w, sizeof(w)))
-		return reply_err(r, -EINVAL);
-	/* The data must be there, inside what the request declared. */
-	if (w.size > r->args_len - sizeof(w) || w.size > FUSE_PT_MAX_WRITE)
-		return reply_err(r, -EINVAL);
-	k = iov_sub(r->in, r->nin, data_off, w.size, sub, UIO_MAXIOV);
-	if (k < 0)
-		return reply_err(r, -EINVAL);
-	fd = handle_fd(r->fs, w.fh, false);
-	if (fd < 0)
-		return reply_err(r, fd);
-	n = k ? pwritev(fd, sub, k, (off_t)w.offset) : 0;
-	close(fd);
-	if (n < 0)
-		return reply_err(r, -errno);
-	wo.size = (uint32_t)n;
-	return reply(r, 0, &wo, sizeof(wo));
+	if (!h)
+		return -EBADF;
+	r = n ? preadv(h->fd, iov, (int)n, (off_t)off) : 0;
+	if (r < 0)
+		r = -errno;
+	handle_put(fs, h);
+	return (long)r;
 }
 
-static long op_statfs(struct req *r, struct inode *in)
+static long pt_write(void *f, const struct fuse_ctx *ctx, uint64_t fh, uint64_t off, const struct iovec *iov,
+		     unsigned n, uint32_t write_flags)
 {
-	struct fuse_statfs_out o = { 0 };
-	struct statfs s;
+	struct fuse_pt *fs = f;
+	struct handle *h = handle_get(fs, fh, false);
+	ssize_t r;
 
-	if (fstatfs(in->fd, &s) < 0)
-		return reply_err(r, -errno);
-	o.st.blocks = s.f_blocks;
-	o.st.bfree = s.f_bfree;
-	o.st.bavail = s.f_bavail;
-	o.st.files = s.f_files;
-	o.st.ffree = s.f_ffree;
-	o.st.bsize = (uint32_t)s.f_bsize;
-	o.st.namelen = (uint32_t)s.f_namelen;
-	o.st.frsize = (uint32_t)s.f_frsize;
-	return reply(r, 0, &o, sizeof(o));
+	(void)ctx;
+	if (!h)
+		return -EBADF;
+	fsetid(fs, !(fs->killpriv && (write_flags & FUSE_WRITE_KILL_SUIDGID)));
+	if ((write_flags & FUSE_WRITE_CACHE) && h->append) {
+		/*
+		 * The guest writes back a page (a shared mapping) through
+		 * whichever writable file it has, here one opened O_APPEND:
+		 * that data belongs at `off`, not at the end.
+		 */
+		char name[16];
+		int fd;
+
+		fd_name(name, sizeof(name), h->fd);
+		fd = openat(fs->proc_fd, name, O_WRONLY | O_CLOEXEC);
+		r = fd < 0 ? -1 : pwritev(fd, iov, (int)n, (off_t)off);
+		if (r < 0)
+			r = -errno;
+		if (fd >= 0)
+			close(fd);
+		handle_put(fs, h);
+		return (long)r;
+	}
+	r = n ? pwritev(h->fd, iov, (int)n, (off_t)off) : 0;
+	if (r < 0)
+		r = -errno;
+	handle_put(fs, h);
+	return (long)r;
 }
 
-static long op_release(struct req *r, bool dir)
+static int pt_flush(void *f, uint64_t fh)
 {
-	struct fuse_release_in rl;
+	struct handle *h = handle_get(f, fh, false);
 
-	if (!arg(r, &rl, sizeof(rl)))
-		return reply_err(r, -EINVAL);
-	return reply_err(r, handle_release(r->fs, rl.fh, dir));
+	if (!h)
+		return -EBADF;
+	handle_put(f, h);
+	return 0;
 }
 
-static long op_fsync(struct req *r, bool dir)
+static int pt_fsync(void *f, uint64_t fh, bool dir, bool datasync)
 {
-	struct fuse_fsync_in f;
-	int fd, err = 0;
+	struct handle *h = handle_get(f, fh, dir);
+	int err = 0;
 
-	if (!arg(r, &f, sizeof(f)))
-		return reply_err(r, -EINVAL);
-	fd = handle_fd(r->fs, f.fh, dir);
-	if (fd < 0)
-		return reply_err(r, fd);
-	if (((f.fsync_flags & FUSE_FSYNC_FDATASYNC) ? fdatasync(fd) : fsync(fd)) < 0)
+	if (!h)
+		return -EBADF;
+	if ((datasync ? fdatasync(h->fd) : fsync(h->fd)) < 0)
 		err = -errno;
-	close(fd);
-	return reply_err(r, err);
+	handle_put(f, h);
+	return err;
 }
 
-static long op_flush(struct req *r)
+static int pt_release(void *f, uint64_t fh, bool dir) { return handle_release(f, fh, dir); }
+
+static int pt_fallocate(void *f, uint64_t fh, uint32_t mode, uint64_t off, uint64_t len)
 {
-	struct fuse_flush_in f;
+	struct handle *h = handle_get(f, fh, false);
+	int err = 0;
+
+	if (!h)
+		return -EBADF;
+	if (fallocate(h->fd, (int)mode, (off_t)off, (off_t)len) < 0)
+		err = -errno;
+	handle_put(f, h);
+	return err;
+}
+
+static int pt_lseek(void *f, uint64_t fh, uint64_t off, uint32_t whence, uint64_t *result)
+{
+	struct handle *h = handle_get(f, fh, false);
+	off_t r;
+
+	if (!h)
+		return -EBADF;
+	/* A dup'ed view would share the position anyway; SEEK_DATA/SEEK_HOLE are what the guest asks. */
+	r = lseek(h->fd, (off_t)off, (int)whence);
+	handle_put(f, h);
+	if (r < 0)
+		return -errno;
+	*result = (uint64_t)r;
+	return 0;
+}
+
+static long pt_copy_file_range(void *f, uint64_t fh_in, uint64_t off_in, uint64_t fh_out, uint64_t off_out,
+			       uint64_t len, uint64_t flags)
+{
+	struct handle *hi = handle_get(f, fh_in, false), *ho = handle_get(f, fh_out, false);
+	loff_t oi = (loff_t)off_in, oo = (loff_t)off_out;
+	ssize_t n = -EBADF;
+
+	if (hi && ho) {
+		n = copy_file_range(hi->fd, &oi, ho->fd, &oo, len > UINT32_MAX ? UINT32_MAX : (size_t)len,
+				    (unsigned)flags);
+		if (n < 0)
+			n = -errno;
+	}
+	if (hi)
+		handle_put(f, hi);
+	if (ho)
+		handle_put(f, ho);
+	return (long)n;
+}
+
+/* ---- directories ---- */
+
+static int pt_opendir(void *f, const struct fuse_ctx *ctx, struct fuse_node *n, uint32_t flags,
+		      struct fuse_open_out *o)
+{
+	struct fuse_pt *fs = f;
 	int fd;
 
-	if (!arg(r, &f, sizeof(f)))
-		return reply_err(r, -EINVAL);
-	fd = handle_fd(r->fs, f.fh, false);
+	(void)ctx;
+	(void)flags;
+	fd = reopen(fs, IN(n), O_RDONLY | O_DIRECTORY);
 	if (fd < 0)
-		return reply_err(r, fd);
-	close(fd);
-	return reply_err(r, 0);
+		return fd;
+	open_reply(fs, true, o);
+	return handle_new(fs, fd, true, IN(n), &o->fh);
 }
 
 struct pt_dirent64 {
@@ -925,406 +1001,267 @@ struct pt_dirent64 {
 	char d_name[];
 };
 
-static long op_readdir(struct req *r, struct inode *dir, bool plus)
+static int pt_readdir(void *f, const struct fuse_ctx *ctx, struct fuse_node *dir, uint64_t fh, uint64_t off,
+		      struct fuse_dir_sink *sink)
 {
 	static __thread uint8_t dents[32768];
-	struct fuse_read_in rd;
-	struct fuse_out_header oh;
-	size_t room = r->out_total - sizeof(oh), used = 0;
-	uint8_t *buf;
-	long ret;
-	int fd;
-	bool full = false;
+	struct fuse_pt *fs = f;
+	struct handle *h = handle_get(fs, fh, true);
+	bool plus = fuse_dir_plus(sink), full = false;
+	int err = 0;
 
-	if (!arg(r, &rd, sizeof(rd)))
-		return reply_err(r, -EINVAL);
-	if (rd.size < room)
-		room = rd.size;
-	if (room > FUSE_PT_MAX_WRITE)
-		room = FUSE_PT_MAX_WRITE;
-	if (rd.fh >= FUSE_PT_MAX_HANDLES)
-		return reply_err(r, -EBADF);
-	fd = handle_fd(r->fs, rd.fh, true);
-	if (fd < 0)
-		return reply_err(r, fd);
-	buf = malloc(room ? room : 1);
-	if (!buf) {
-		close(fd);
-		return reply_err(r, -ENOMEM);
-	}
-	/* One reader per handle at a time: the position is shared by dup'ed fds. */
-	pthread_mutex_lock(&r->fs->h[rd.fh].lock);
-	if (lseek(fd, (off_t)rd.offset, SEEK_SET) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	while (!full) {
-		long n = syscall(SYS_getdents64, fd, dents, sizeof(dents));
+	(void)ctx;
+	if (!h)
+		return -EBADF;
+	/* One reader per handle at a time: the position is the descriptor's. */
+	pthread_mutex_lock(&h->pos);
+	if (lseek(h->fd, (off_t)off, SEEK_SET) < 0)
+		err = -errno;
+	while (!err && !full) {
+		long n = syscall(SYS_getdents64, h->fd, dents, sizeof(dents));
 
-		if (n < 0) {
-			ret = -errno;
-			goto out;
-		}
-		if (n == 0)
+		if (n < 0)
+			err = -errno;
+		if (n <= 0)
 			break;
-		for (long off = 0; off < n;) {
-			const struct pt_dirent64 *d = (const struct pt_dirent64 *)(dents + off);
+		for (long pos = 0; pos < n;) {
+			const struct pt_dirent64 *d = (const struct pt_dirent64 *)(dents + pos);
 			size_t nl = strlen(d->d_name);
-			size_t rec = plus ? FUSE_DIRENTPLUS_SIZE(&(struct fuse_direntplus){ .dirent.namelen = (uint32_t)nl })
-					  : FUSE_DIRENT_SIZE(&(struct fuse_dirent){ .namelen = (uint32_t)nl });
-			struct fuse_dirent *fd_out;
+			struct fuse_entry_out e;
+			bool have = false;
 
-			if (used + rec > room) {
+			if (!fuse_dir_fits(sink, nl)) {
+				/* Entries read but not sent come again next time (offsets are cookies). */
 				full = true;
 				break;
 			}
-			memset(buf + used, 0, rec);
-			if (plus) {
-				struct fuse_direntplus *dp = (struct fuse_direntplus *)(buf + used);
-
-				/* "." and ".." get no entry (nodeid 0): the guest skips them. */
-				if (strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0 &&
-				    do_lookup(r->fs, dir, d->d_name, &dp->entry_out) != 0)
-					memset(&dp->entry_out, 0, sizeof(dp->entry_out));
-				fd_out = &dp->dirent;
-			} else {
-				fd_out = (struct fuse_dirent *)(buf + used);
+			/* "." and ".." get no entry (nodeid 0): the guest skips them. */
+			if (plus && strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0)
+				have = do_lookup(fs, IN(dir), d->d_name, &e) == 0;
+			if (!fuse_dir_add(sink, d->d_name, nl, guest_ino(fs, IN(dir)->devidx, d->d_ino), d->d_type,
+					  (uint64_t)d->d_off, have ? &e : NULL)) {
+				if (have)
+					fuse_inodes_forget(&fs->inodes, e.nodeid, 1);
+				full = true;
+				break;
 			}
-			fd_out->ino = d->d_ino;
-			fd_out->off = (uint64_t)d->d_off;
-			fd_out->namelen = (uint32_t)nl;
-			fd_out->type = d->d_type;
-			memcpy(fd_out->name, d->d_name, nl);
-			used += rec;
-			off += d->d_reclen;
-		}
-		if (full) {
-			/* Entries read but not sent come again next time (offsets are cookies). */
-			break;
+			pos += d->d_reclen;
 		}
 	}
-	ret = 0;
-out:
-	pthread_mutex_unlock(&r->fs->h[rd.fh].lock);
-	close(fd);
-	if (ret) {
-		free(buf);
-		return reply_err(r, (int)ret);
-	}
-	oh = (struct fuse_out_header){ .len = (uint32_t)(sizeof(oh) + used), .unique = r->h.unique };
-	if (!iov_scatter(r->out, r->nout, 0, &oh, sizeof(oh)) || !iov_scatter(r->out, r->nout, sizeof(oh), buf, used))
-		ret = -EBADMSG;
-	free(buf);
-	return ret ? ret : (long)oh.len;
+	pthread_mutex_unlock(&h->pos);
+	handle_put(fs, h);
+	return err;
 }
 
-static long op_access(struct req *r, struct inode *in)
-{
-	struct fuse_access_in a;
-	char name[16];
+/* ---- extended attributes: through the /proc/self/fd path, for objects of every type ---- */
 
-	if (!arg(r, &a, sizeof(a)))
-		return reply_err(r, -EINVAL);
-	if (in->type == S_IFLNK)
-		return reply_err(r, 0);
-	snprintf(name, sizeof(name), "%d", in->fd);
-	return reply_err(r, faccessat(r->fs->proc_fd, name, (int)(a.mask & 7), 0) < 0 ? -errno : 0);
+static void xpath(char *buf, size_t len, int fd)
+{
+	snprintf(buf, len, "/proc/self/fd/%d", fd);
 }
 
-static long op_fallocate(struct req *r)
+static long pt_getxattr(void *fs, const struct fuse_ctx *ctx, struct fuse_node *n, const char *name, void *buf,
+			size_t size)
 {
-	struct fuse_fallocate_in f;
-	int fd, err = 0;
+	char p[40];
+	int fd = ifd(fs, IN(n));
+	ssize_t r;
 
-	if (!arg(r, &f, sizeof(f)))
-		return reply_err(r, -EINVAL);
-	fd = handle_fd(r->fs, f.fh, false);
+	(void)ctx;
 	if (fd < 0)
-		return reply_err(r, fd);
-	if (fallocate(fd, (int)f.mode, (off_t)f.offset, (off_t)f.length) < 0)
-		err = -errno;
-	close(fd);
-	return reply_err(r, err);
+		return fd;
+	xpath(p, sizeof(p), fd);
+	r = getxattr(p, name, buf, size);
+	return r < 0 ? -errno : (long)r;
 }
 
-static long op_lseek(struct req *r)
+static long pt_listxattr(void *fs, const struct fuse_ctx *ctx, struct fuse_node *n, void *buf, size_t size)
 {
-	struct fuse_lseek_in l;
-	struct fuse_lseek_out o;
-	off_t res;
-	int fd;
+	char p[40];
+	int fd = ifd(fs, IN(n));
+	ssize_t r;
 
-	if (!arg(r, &l, sizeof(l)))
-		return reply_err(r, -EINVAL);
-	if (l.whence != SEEK_DATA && l.whence != SEEK_HOLE && l.whence != SEEK_SET && l.whence != SEEK_CUR &&
-	    l.whence != SEEK_END)
-		return reply_err(r, -EINVAL);
-	fd = handle_fd(r->fs, l.fh, false);
+	(void)ctx;
 	if (fd < 0)
-		return reply_err(r, fd);
-	res = lseek(fd, (off_t)l.offset, (int)l.whence);
-	close(fd);
-	if (res < 0)
-		return reply_err(r, -errno);
-	o.offset = (uint64_t)res;
-	return reply(r, 0, &o, sizeof(o));
+		return fd;
+	xpath(p, sizeof(p), fd);
+	r = listxattr(p, buf, size);
+	return r < 0 ? -errno : (long)r;
 }
 
-static long op_copy_file_range(struct req *r)
+static int pt_setxattr(void *fs, const struct fuse_ctx *ctx, struct fuse_node *n, const char *name,
+		       const void *value, size_t size, uint32_t flags)
 {
-	struct fuse_copy_file_range_in c;
-	struct fuse_write_out o = { 0 };
-	loff_t oin, oout;
-	ssize_t n;
-	int fin, fout;
+	char p[40];
+	int fd = ifd(fs, IN(n));
 
-	if (!arg(r, &c, sizeof(c)))
-		return reply_err(r, -EINVAL);
-	fin = handle_fd(r->fs, c.fh_in, false);
-	if (fin < 0)
-		return reply_err(r, fin);
-	fout = handle_fd(r->fs, c.fh_out, false);
-	if (fout < 0) {
-		close(fin);
-		return reply_err(r, fout);
-	}
-	oin = (loff_t)c.off_in;
-	oout = (loff_t)c.off_out;
-	n = copy_file_range(fin, &oin, fout, &oout, c.len > UINT32_MAX ? UINT32_MAX : (size_t)c.len, 0);
-	close(fin);
-	close(fout);
-	if (n < 0)
-		return reply_err(r, -errno);
-	o.size = (uint32_t)n;
-	return reply(r, 0, &o, sizeof(o));
-}
-
-/* xattrs through a short-lived real descriptor (O_PATH has none). */
-static long op_xattr(struct req *r, struct inode *in, uint32_t op)
-{
-	static __thread char val[XATTR_SIZE_MAX];
-	struct fuse_getxattr_in g = { 0 };
-	struct fuse_setxattr_in s = { 0 };
-	size_t off = 0;
-	const char *name = NULL;
-	ssize_t n = 0;
-	long ret;
-	int fd;
-
-	if (op == FUSE_GETXATTR || op == FUSE_LISTXATTR) {
-		if (!arg(r, &g, sizeof(g)))
-			return reply_err(r, -EINVAL);
-		off = sizeof(g);
-	} else if (op == FUSE_SETXATTR) {
-		/* FUSE_SETXATTR_EXT is not negotiated: the 8-byte form. */
-		if (!arg(r, &s, FUSE_COMPAT_SETXATTR_IN_SIZE))
-			return reply_err(r, -EINVAL);
-		off = FUSE_COMPAT_SETXATTR_IN_SIZE;
-	}
-	if (op != FUSE_LISTXATTR && (!(name = arg_str(r, &off)) || !*name))
-		return reply_err(r, -EINVAL);
-	if (op == FUSE_SETXATTR && (s.size > XATTR_SIZE_MAX || s.size > r->args_have - off))
-		return reply_err(r, -EINVAL);
-	fd = reopen(r->fs, in, O_RDONLY | O_NONBLOCK);
+	(void)ctx;
 	if (fd < 0)
-		return reply_err(r, fd == -ELOOP ? -EOPNOTSUPP : fd);
-	switch (op) {
-	case FUSE_GETXATTR:
-		n = fgetxattr(fd, name, val, g.size > sizeof(val) ? sizeof(val) : g.size);
-		break;
-	case FUSE_LISTXATTR:
-		n = flistxattr(fd, val, g.size > sizeof(val) ? sizeof(val) : g.size);
-		break;
-	case FUSE_SETXATTR:
-		n = fsetxattr(fd, name, r->args + off, s.size, (int)s.flags);
-		break;
-	default:
-		n = fremovexattr(fd, name);
-		break;
-	}
-	if (n < 0)
-		n = -errno;
-	close(fd);
-	if (n < 0)
-		return reply_err(r, (int)n);
-	if (op == FUSE_SETXATTR || op == FUSE_REMOVEXATTR)
-		return reply_err(r, 0);
-	if (g.size == 0) {
-		struct fuse_getxattr_out o = { .size = (uint32_t)n };
+		return fd;
+	xpath(p, sizeof(p), fd);
+	return setxattr(p, name, value, size, (int)flags) < 0 ? -errno : 0;
+}
 
-		return reply(r, 0, &o, sizeof(o));
-	}
-	ret = reply(r, 0, val, (size_t)n);
-	return ret;
+static int pt_removexattr(void *fs, const struct fuse_ctx *ctx, struct fuse_node *n, const char *name)
+{
+	char p[40];
+	int fd = ifd(fs, IN(n));
+
+	(void)ctx;
+	if (fd < 0)
+		return fd;
+	xpath(p, sizeof(p), fd);
+	return removexattr(p, name) < 0 ? -errno : 0;
 }
 
 /* SYNCFS (sent on the guest's sync): the host file system the inode is on. */
-static long op_syncfs(struct req *r, struct inode *in)
+static int pt_syncfs(void *f, struct fuse_node *n)
 {
-	int fd = reopen(r->fs, in, O_RDONLY | O_NONBLOCK), err = 0;
+	int fd, err = 0;
 
+	if (IN(n)->type != S_IFDIR && IN(n)->type != S_IFREG)
+		return 0;
+	fd = reopen(f, IN(n), O_RDONLY | O_NONBLOCK);
 	if (fd < 0)
-		return reply_err(r, fd);
+		return fd;
 	if (syncfs(fd) < 0)
 		err = -errno;
 	close(fd);
-	return reply_err(r, err);
+	return err;
 }
 
-static long op_destroy(struct req *r)
+static const struct fuse_fs_ops pt_ops = {
+	.name = "passthrough",
+	.init_flags = FUSE_HANDLE_KILLPRIV_V2 | FUSE_SUBMOUNTS,
+	.get = pt_get,
+	.put = pt_put,
+	.forget = pt_forget,
+	.session = pt_session,
+	.lookup = pt_lookup,
+	.mknod = pt_mknod,
+	.mkdir = pt_mkdir,
+	.symlink = pt_symlink,
+	.link = pt_link,
+	.unlink = pt_unlink,
+	.rmdir = pt_rmdir,
+	.rename = pt_rename,
+	.getattr = pt_getattr,
+	.setattr = pt_setattr,
+	.readlink = pt_readlink,
+	.access = pt_access,
+	.statfs = pt_statfs,
+	.open = pt_open,
+	.create = pt_create,
+	.read = pt_read,
+	.write = pt_write,
+	.flush = pt_flush,
+	.fsync = pt_fsync,
+	.release = pt_release,
+	.fallocate = pt_fallocate,
+	.lseek = pt_lseek,
+	.copy_file_range = pt_copy_file_range,
+	.opendir = pt_opendir,
+	.readdir = pt_readdir,
+	.getxattr = pt_getxattr,
+	.listxattr = pt_listxattr,
+	.setxattr = pt_setxattr,
+	.removexattr = pt_removexattr,
+	.syncfs = pt_syncfs,
+};
+
+/* ---- setup ---- */
+
+int fuse_pt_create_opts(struct fuse_pt **out, const char *root, const struct fuse_options *opt)
 {
-	fuse_pt_reset(r->fs);
-	return reply_err(r, 0);
+	struct fuse_pt *fs = calloc(1, sizeof(*fs));
+	struct stat st;
+	unsigned max_fds;
+	int fd, err;
+
+	if (!fs)
+		return -ENOMEM;
+	if (opt)
+		fs->opt = *opt;
+	pthread_mutex_init(&fs->hlock, NULL);
+	for (unsigned i = 0; i < FUSE_PT_MAX_HANDLES; i++) {
+		fs->h[i].fd = -1;
+		pthread_mutex_init(&fs->h[i].pos, NULL);
+	}
+	fs->proc_fd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fs->proc_fd < 0) {
+		err = -errno;
+		free(fs);
+		return err;
+	}
+	fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		err = -errno;
+		if (fd >= 0)
+			close(fd);
+		close(fs->proc_fd);
+		free(fs);
+		return err;
+	}
+	max_fds = fs->opt.max_fds ? fs->opt.max_fds : FUSE_PT_DEFAULT_MAX_FDS;
+	err = fuse_inodes_init(&fs->inodes, fd, &st, fs->opt.max_inodes ? fs->opt.max_inodes : FUSE_PT_DEFAULT_MAX_INODES,
+			       max_fds, have_cap(CAP_DAC_READ_SEARCH));
+	if (err) {
+		close(fs->proc_fd);
+		free(fs);
+		return err;
+	}
+	if (!fs->inodes.st.handles && !fs->opt.max_fds) {
+		/* Without handles every inode the guest holds keeps a descriptor: half the soft limit. */
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 2 > max_fds)
+			fs->inodes.max_fds = (unsigned)(rl.rlim_cur / 2 < UINT_MAX ? rl.rlim_cur / 2 : UINT_MAX);
+	}
+	fs->creds = have_cap(CAP_SETUID) && have_cap(CAP_SETGID);
+	fs->fsetid = have_cap(CAP_FSETID);
+	if (!fs->creds)
+		log_msg("--share %s: vmm may not switch credentials (it is not root): everything the guest creates "
+			"belongs to uid %u gid %u, and the guest sees host owners unchanged (map them with uidmap=, "
+			"gidmap=)", root, (unsigned)geteuid(), (unsigned)getegid());
+	fuse_server_init(&fs->srv, &pt_ops, fs, &fs->opt);
+	*out = fs;
+	return 0;
+}
+
+int fuse_pt_create(struct fuse_pt **out, const char *root)
+{
+	struct fuse_options o = { .xattr = true };
+
+	return fuse_pt_create_opts(out, root, &o);
+}
+
+void fuse_pt_destroy(struct fuse_pt *fs)
+{
+	if (!fs)
+		return;
+	for (unsigned i = 0; i < FUSE_PT_MAX_HANDLES; i++) {
+		if (fs->h[i].fd >= 0)
+			close(fs->h[i].fd);
+		pthread_mutex_destroy(&fs->h[i].pos);
+	}
+	fuse_inodes_destroy(&fs->inodes);
+	close(fs->proc_fd);
+	pthread_mutex_destroy(&fs->hlock);
+	free(fs);
 }
 
 void fuse_pt_reset(struct fuse_pt *fs)
 {
-	pthread_mutex_lock(&fs->hlock);
-	for (unsigned i = 0; i < FUSE_PT_MAX_HANDLES; i++)
-		if (fs->h[i].fd >= 0) {
-			close(fs->h[i].fd);
-			fs->h[i].fd = -1;
-		}
-	fs->nhandles = 0;
-	pthread_mutex_unlock(&fs->hlock);
-	pthread_mutex_lock(&fs->ilock);
-	for (unsigned i = 0; i < INODE_BUCKETS; i++)
-		for (struct inode *in = fs->by_id[i], *next; in; in = next) {
-			next = in->next_id;
-			in->nlookup = 0;
-			if (!in->refs && in != fs->root)
-				unlink_inode(fs, in);
-		}
-	__atomic_store_n(&fs->initialized, false, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&fs->ilock);
-}
-
-/* Opcodes that address an inode (h.nodeid) we must find first. */
-static bool needs_inode(uint32_t op)
-{
-	switch (op) {
-	case FUSE_LOOKUP: case FUSE_GETATTR: case FUSE_SETATTR: case FUSE_READLINK: case FUSE_SYMLINK:
-	case FUSE_MKNOD: case FUSE_MKDIR: case FUSE_UNLINK: case FUSE_RMDIR: case FUSE_RENAME: case FUSE_RENAME2:
-	case FUSE_LINK: case FUSE_OPEN: case FUSE_OPENDIR: case FUSE_READDIR: case FUSE_READDIRPLUS:
-	case FUSE_STATFS: case FUSE_ACCESS: case FUSE_CREATE: case FUSE_GETXATTR: case FUSE_SETXATTR:
-	case FUSE_LISTXATTR: case FUSE_REMOVEXATTR: case FUSE_SYNCFS:
-		return true;
-	default:
-		return false;
-	}
-}
-
-static bool dir_op(uint32_t op)
-{
-	switch (op) {
-	case FUSE_LOOKUP: case FUSE_SYMLINK: case FUSE_MKNOD: case FUSE_MKDIR: case FUSE_UNLINK: case FUSE_RMDIR:
-	case FUSE_RENAME: case FUSE_RENAME2: case FUSE_LINK: case FUSE_CREATE: case FUSE_READDIR:
-	case FUSE_READDIRPLUS:
-		return true;
-	default:
-		return false;
-	}
-}
-
-static long dispatch(struct req *r, struct inode *in)
-{
-	switch (r->h.opcode) {
-	case FUSE_LOOKUP: return op_lookup(r, in);
-	case FUSE_GETATTR: return op_getattr(r, in);
-	case FUSE_SETATTR: return op_setattr(r, in);
-	case FUSE_READLINK: return op_readlink(r, in);
-	case FUSE_SYMLINK: return op_symlink(r, in);
-	case FUSE_MKNOD: return op_mknod(r, in);
-	case FUSE_MKDIR: return op_mkdir(r, in);
-	case FUSE_UNLINK: return op_unlink(r, in, false);
-	case FUSE_RMDIR: return op_unlink(r, in, true);
-	case FUSE_RENAME: return op_rename(r, in, false);
-	case FUSE_RENAME2: return op_rename(r, in, true);
-	case FUSE_LINK: return op_link(r, in);
-	case FUSE_OPEN: return op_open(r, in, false);
-	case FUSE_OPENDIR: return op_open(r, in, true);
-	case FUSE_READ: return op_read(r);
-	case FUSE_WRITE: return op_write(r);
-	case FUSE_STATFS: return op_statfs(r, in);
-	case FUSE_RELEASE: return op_release(r, false);
-	case FUSE_RELEASEDIR: return op_release(r, true);
-	case FUSE_FSYNC: return op_fsync(r, false);
-	case FUSE_FSYNCDIR: return op_fsync(r, true);
-	case FUSE_FLUSH: return op_flush(r);
-	case FUSE_READDIR: return op_readdir(r, in, false);
-	case FUSE_READDIRPLUS: return op_readdir(r, in, true);
-	case FUSE_ACCESS: return op_access(r, in);
-	case FUSE_CREATE: return op_create(r, in);
-	case FUSE_FALLOCATE: return op_fallocate(r);
-	case FUSE_LSEEK: return op_lseek(r);
-	case FUSE_COPY_FILE_RANGE: return op_copy_file_range(r);
-	case FUSE_GETXATTR: case FUSE_SETXATTR: case FUSE_LISTXATTR: case FUSE_REMOVEXATTR:
-		return op_xattr(r, in, r->h.opcode);
-	case FUSE_SYNCFS: return op_syncfs(r, in);
-	case FUSE_DESTROY: return op_destroy(r);
-	default: return reply_err(r, -ENOSYS);
-	}
-}
-
-static long handle(struct fuse_pt *fs, const struct iovec *in, unsigned nin, const struct iovec *out, unsigned nout,
-		   bool hiprio)
-{
-	struct req r = { .fs = fs, .in = in, .nin = nin, .out = out, .nout = nout, .args = argbuf };
-	size_t in_total = iov_total(in, nin);
-	struct inode *ino = NULL;
-	bool noreply;
-	long ret;
-
-	r.out_total = iov_total(out, nout);
-	if (!iov_gather(in, nin, 0, &r.h, sizeof(r.h)))
-		return -EBADMSG;
-	if (r.h.len < sizeof(r.h) || r.h.len > in_total)
-		return -EBADMSG;
-	noreply = r.h.opcode == FUSE_FORGET || r.h.opcode == FUSE_BATCH_FORGET || r.h.opcode == FUSE_INTERRUPT;
-	if (!noreply && r.out_total < sizeof(struct fuse_out_header))
-		return -EBADMSG;
-	r.args_len = r.h.len - sizeof(r.h);
-	/* WRITE data stays in the guest's buffers: copy only its header. */
-	r.args_have = r.h.opcode == FUSE_WRITE && r.args_len > sizeof(struct fuse_write_in) ? sizeof(struct fuse_write_in)
-											 : r.args_len;
-	if (r.args_have > ARGS_MAX)
-		r.args_have = ARGS_MAX;
-	if (!iov_gather(in, nin, sizeof(r.h), argbuf, r.args_have))
-		return -EBADMSG;
-	/* The high-priority queue carries only requests without replies. */
-	if (hiprio && !noreply)
-		return reply_err(&r, -ENOSYS);
-	if (r.h.opcode == FUSE_INIT)
-		return op_init(&r);
-	if (!__atomic_load_n(&fs->initialized, __ATOMIC_ACQUIRE))
-		return noreply ? 0 : reply_err(&r, -EIO);
-	if (r.h.opcode == FUSE_FORGET)
-		return op_forget(&r);
-	if (r.h.opcode == FUSE_BATCH_FORGET)
-		return op_batch_forget(&r);
-	if (r.h.opcode == FUSE_INTERRUPT)
-		return 0;
-	if (needs_inode(r.h.opcode)) {
-		ino = inode_get(fs, r.h.nodeid);
-		if (!ino)
-			return reply_err(&r, -ENOENT);
-		if (dir_op(r.h.opcode) && ino->type != S_IFDIR) {
-			inode_put(fs, ino, 0);
-			return reply_err(&r, -ENOTDIR);
-		}
-	}
-	ret = dispatch(&r, ino);
-	inode_put(fs, ino, 0);
-	return ret;
+	fuse_server_reset(&fs->srv);
 }
 
 long fuse_pt_handle(struct fuse_pt *fs, const struct iovec *in, unsigned nin, const struct iovec *out, unsigned nout)
 {
-	return handle(fs, in, nin, out, nout, false);
+	return fuse_server_handle(&fs->srv, in, nin, out, nout, false);
 }
 
 long fuse_pt_handle_hiprio(struct fuse_pt *fs, const struct iovec *in, unsigned nin, const struct iovec *out,
 			   unsigned nout)
 {
-	return handle(fs, in, nin, out, nout, true);
+	return fuse_server_handle(&fs->srv, in, nin, out, nout, true);
 }

@@ -1,19 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * virtio-fs (virtio type 26): a share of the host's file system, served by
- * the FUSE passthrough server in devices/fuse-passthrough.c.
+ * the FUSE passthrough file system (devices/fuse-passthrough.h) through the
+ * FUSE wire layer (devices/fuse-wire.h).
  *
  * Queues: 0 is the high-priority queue (FORGET, BATCH_FORGET, INTERRUPT:
- * no replies), 1..N are request queues, N = num_request_queues (1 to
- * VIRTIO_FS_MAX_REQ_QUEUES; the monitor uses the vCPU count). The
- * transport's worker pops chains (the checked iterator) and hands each to
- * its queue's own thread, which runs the request and completes it, so the
- * request queues run in parallel.
+ * no replies), served on the transport's worker thread, which keeps only
+ * that queue and the configuration. 1..N are request queues, N =
+ * num_request_queues (1 to VIRTIO_FS_MAX_REQ_QUEUES; the monitor uses the
+ * vCPU count): each is popped and served on its own thread, which waits on
+ * the queue's notification eventfd, pops a chain (the checked iterator),
+ * runs the request and completes it, so the request queues run in parallel
+ * and a request never waits for another queue's. Each thread owns one chain
+ * buffer, allocated with the device: nothing is allocated per request.
+ *
+ * What it trusts: the share root the user named and its options. What it
+ * does not: every chain and every FUSE request (docs/threat-model.md).
  *
  * Error policy: a request the server cannot even answer (fuse_pt_handle()
- * < 0: see devices/fuse-passthrough.h), a request queue with more chains in
- * flight than its size, or a readable-only chain on a request queue puts
- * the device in NEEDS_RESET.
+ * < 0: see devices/fuse-wire.h), a chain the iterator refuses, or a
+ * readable-only chain on a request queue puts the device in NEEDS_RESET.
  */
 #ifndef APERTURE_VIRTIO_FS_H
 #define APERTURE_VIRTIO_FS_H
@@ -34,13 +40,12 @@ struct virtio_fs_queue {
 	unsigned index;
 	pthread_t thread;
 	bool running;
-	pthread_mutex_t lock;     /* the FIFO below */
-	pthread_cond_t work, idle;
-	struct vq_chain *fifo;    /* VIRTIO_FS_QUEUE_SIZE chains popped, not completed */
-	unsigned head, count;
-	bool busy, stop;
-	pthread_mutex_t vq_lock;  /* pop (transport worker) against push (this queue's thread) */
-	uint64_t requests;
+	pthread_mutex_t lock;     /* paused and busy */
+	pthread_cond_t idle;
+	bool paused;              /* between quiesce and reset: leave the queue alone (atomic) */
+	bool busy;                /* serving (quiesce waits for it to clear) */
+	struct vq_chain *chain;   /* the chain in service */
+	uint64_t requests;        /* served (atomic) */
 };
 
 struct virtio_fs {
@@ -49,16 +54,17 @@ struct virtio_fs {
 	struct fuse_pt *srv;
 	char tag[VIRTIO_FS_TAG_MAX + 1];
 	unsigned nreq;
+	int stop_efd;              /* written once to stop every queue thread */
 	struct virtio_fs_queue q[VIRTIO_MAX_QUEUES];
 };
 
 /*
  * A virtio-fs device for directory `root` named `tag` (1-36 bytes) with
- * `nreq` request queues. -errno: EINVAL (tag, nreq), or what opening root
- * gave (ENOENT, ENOTDIR, EACCES).
+ * `nreq` request queues and share options `opt` (NULL: defaults). -errno:
+ * EINVAL (tag, nreq), or what opening root gave (ENOENT, ENOTDIR, EACCES).
  */
 int virtio_fs_init(struct virtio_fs *fs, const struct virtio_platform *plat, const struct gm_view *view,
-		   const char *tag, const char *root, unsigned nreq) must_check;
+		   const char *tag, const char *root, unsigned nreq, const struct fuse_options *opt) must_check;
 void virtio_fs_destroy(struct virtio_fs *fs);
 /* The device's ops (a vhost-user front end presents the same device; set nqueues). */
 const struct virtio_dev_ops *virtio_fs_ops(void);

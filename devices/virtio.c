@@ -133,14 +133,24 @@ int virtio_push(struct virtio_dev *vd, unsigned q, uint16_t head, uint32_t len)
 	return r;
 }
 
+bool virtio_queue_ready(struct virtio_dev *vd, unsigned q)
+{
+	bool go;
+
+	pthread_mutex_lock(&vd->lock);
+	go = q < vd->ops->nqueues && !vd->failed && vd->q[q].enabled && (vd->status & VIRTIO_CONFIG_S_DRIVER_OK);
+	pthread_mutex_unlock(&vd->lock);
+	return go;
+}
+
 static void *worker(void *arg)
 {
 	struct virtio_dev *vd = arg;
 	struct pollfd p[VIRTIO_MAX_QUEUES + 2];
 	unsigned n = vd->nqueues;
 
-	for (unsigned i = 0; i < n; i++)
-		p[i] = (struct pollfd){ .fd = vd->q[i].kick_efd, .events = POLLIN };
+	for (unsigned i = 0; i < n; i++) /* queues a device serves itself are not ours to watch */
+		p[i] = (struct pollfd){ .fd = (vd->ops->own_queues & (1u << i)) ? -1 : vd->q[i].kick_efd, .events = POLLIN };
 	p[n] = (struct pollfd){ .fd = vd->stop_efd, .events = POLLIN };
 	p[n + 1] = (struct pollfd){ .fd = vd->ops->timer ? vd->timer_fd : -1, .events = POLLIN };
 	for (;;) {
@@ -219,6 +229,8 @@ static void worker_start(struct virtio_dev *vd)
 		vd->worker_running = true;
 	else
 		log_msg("%s: cannot start its worker thread", vd->ops->name);
+	if (vd->worker_running && vd->ops->threads_start && vd->ops->threads_start(vd))
+		virtio_dev_fail(vd, "cannot start the threads of its queues");
 }
 
 /* Caller holds ctl_lock; never the worker itself. */
@@ -230,6 +242,8 @@ static void worker_stop(struct virtio_dev *vd)
 	assert(!vd->worker_running || !pthread_equal(vd->worker, pthread_self()));
 	if (!vd->worker_running)
 		return;
+	if (vd->ops->threads_stop)
+		vd->ops->threads_stop(vd);
 	if (write(vd->stop_efd, &one, sizeof(one)) != sizeof(one))
 		log_errno(errno, "%s: stop worker", vd->ops->name);
 	pthread_join(vd->worker, NULL);
@@ -339,7 +353,8 @@ int virtio_core_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, co
 	unsigned nq = nqueues;
 
 	if (nq == 0 || nq > ops->nqueues || nq > VIRTIO_MAX_QUEUES || !(ops->queue_notify || ops->start) || !ops->config_read ||
-	    ops->queue_size == 0 || (ops->queue_size & (ops->queue_size - 1)))
+	    ops->queue_size == 0 || (ops->queue_size & (ops->queue_size - 1)) ||
+	    (ops->own_queues && (!ops->quiesce || !ops->reset || !ops->threads_start || !ops->threads_stop)))
 		return -EINVAL;
 	memset(vd, 0, sizeof(*vd));
 	vd->ops = ops;

@@ -79,6 +79,22 @@ struct virtio_dev_ops {
 	 * flight) before returning.
 	 */
 	void (*quiesce)(struct virtio_dev *vd);
+	/*
+	 * Optional: queues the device serves on threads of its own (bit q for
+	 * queue q). The worker does not watch their notifications: the device
+	 * polls vd->q[q].kick_efd itself, asks virtio_queue_ready() before it
+	 * pops, and must implement quiesce (stop touching those queues) and
+	 * reset, and threads_start/threads_stop.
+	 */
+	uint32_t own_queues;
+	/*
+	 * With own_queues: start and join the threads that serve them. Called
+	 * where the worker starts and stops (ctl_lock held), so that the
+	 * threads poll the kick descriptors of the moment: a vhost-user back
+	 * end replaces them (SET_VRING_KICK) and restarts the worker.
+	 */
+	int (*threads_start)(struct virtio_dev *vd);
+	void (*threads_stop)(struct virtio_dev *vd);
 	/* The driver reset the device: drop device state. Worker thread stopped. */
 	void (*reset)(struct virtio_dev *vd);
 	/*
@@ -185,6 +201,11 @@ int virtio_thread_start(struct virtio_dev *vd, pthread_t *t, const char *role, v
 /* For ops->queue_notify: the checked chain iterator and completion. */
 int virtio_pop(struct virtio_dev *vd, unsigned q, struct vq_chain *c) must_check;
 int virtio_push(struct virtio_dev *vd, unsigned q, uint16_t head, uint32_t len) must_check;
+/*
+ * For a queue in ops->own_queues, on the device's thread: may it be served
+ * now (DRIVER_OK, the queue enabled, the device not failed)?
+ */
+bool virtio_queue_ready(struct virtio_dev *vd, unsigned q);
 /* Interrupt the driver for queue q if it wants one. */
 void virtio_queue_interrupt(struct virtio_dev *vd, unsigned q);
 /* Tell the driver the device configuration changed. */

@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <linux/capability.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -99,6 +100,10 @@ static const struct sandbox_syscall fs_syscalls[] = {
 	{ .nr = SCMP_SYS(faccessat), .why = "ACCESS" },
 	{ .nr = SCMP_SYS(faccessat2), .why = "ACCESS" },
 	{ .nr = SCMP_SYS(prlimit64), .why = "the open-file limit for the inode table" },
+	{ .nr = SCMP_SYS(unshare), .arg0_only = true, .arg0 = CLONE_FS,
+	  .why = "each request thread its own umask and working directory (CLONE_FS only)" },
+	{ .nr = SCMP_SYS(capget), .why = "a request thread's capabilities (CAP_FSETID for KILLPRIV_V2)" },
+	{ .nr = SCMP_SYS(capset), .why = "drop or raise CAP_FSETID in the thread's effective set (within the permitted set)" },
 	{ .nr = SCMP_SYS(getrlimit), .why = "the open-file limit for the inode table" },
 };
 
@@ -117,11 +122,14 @@ static const char usage[] =
 	"  --shared-dir DIR    fs: the directory to share\n"
 	"  --tag TAG           fs: the tag (the front end presents it; for messages)\n"
 	"  --queues N          fs: request queues (default 1)\n"
+	"  --share-options OPTS  fs: ro, cache=auto|always|never, writeback, xattr,\n"
+	"                      uidmap=GUEST:HOST:COUNT, gidmap=GUEST:HOST:COUNT (comma-separated)\n"
 	"  --sandbox on|off    enter the sandbox (default on)\n"
 	"  --help, --version\n";
 
 struct opts {
 	const char *kind, *socket_path, *dir, *tag;
+	struct fuse_options fopt;
 	int fd;
 	unsigned queues;
 	bool sandbox;
@@ -133,6 +141,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "fd", required_argument, NULL, 'f' }, { "socket-path", required_argument, NULL, 's' },
 		{ "shared-dir", required_argument, NULL, 'd' }, { "tag", required_argument, NULL, 't' },
 		{ "queues", required_argument, NULL, 'q' }, { "sandbox", required_argument, NULL, 'x' },
+		{ "share-options", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'v' }, { NULL, 0, NULL, 0 },
 	};
 	uint64_t v;
@@ -155,6 +164,10 @@ static int parse(int argc, char **argv, struct opts *o)
 				return fprintf(stderr, "aperture-backend: --queues %s: 1 to %d\n", optarg,
 					       VIRTIO_FS_MAX_REQ_QUEUES), -1;
 			o->queues = (unsigned)v;
+			break;
+		case 'o':
+			if (fuse_options_parse(optarg, &o->fopt))
+				return fprintf(stderr, "aperture-backend: --share-options %s: not understood\n", optarg), -1;
 			break;
 		case 'x':
 			if (strcmp(optarg, "on") && strcmp(optarg, "off"))
@@ -275,7 +288,7 @@ int main(int argc, char **argv)
 	vub_init(&b, sock);
 	view = gm_view_all(&b.mem);
 	if (!strcmp(o.kind, "fs")) {
-		r = virtio_fs_init(&fs, vub_platform(&b), &view, o.tag, o.dir, o.queues);
+		r = virtio_fs_init(&fs, vub_platform(&b), &view, o.tag, o.dir, o.queues, &o.fopt);
 		vd = &fs.vdev;
 	} else {
 		r = virtio_rng_init(&rng, vub_platform(&b), &view);

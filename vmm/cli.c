@@ -5,6 +5,7 @@
 #include <linux/virtio_fs.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "firmware/mptable.h"
 #include "lib/protocol.h"
@@ -156,60 +157,101 @@ static bool tag_char_ok(char c)
 	       c == '.';
 }
 
-/* --share [TAG=]PATH. The tag names /mnt/TAG in the guest, so it is a plain file name. */
-static int add_share(struct vmm_config *cfg, const char *opt, const char *arg, char *err, size_t errlen)
+/* One ,OPTION of --share (len bytes at o): the parser is the back end's (devices/fuse-options.c). */
+static int share_opt(struct cli_share *sh, const char *arg, const char *o, size_t len, char *err, size_t errlen)
 {
-	const char *eq = strchr(arg, '='), *path = arg, *tag = "share";
-	size_t taglen = 5;
-	struct cli_share *sh;
+	char why[192];
 
+	if (fuse_option_apply(&sh->opt, o, len, why, sizeof(why)))
+		return bad(err, errlen, "--share %s: %s", arg, why);
+	return 0;
+}
+
+/*
+ * --share [TAG=]PATH[,OPTION...] (opts true) or --vhost-user-fs [TAG=]SOCKET
+ * (opt names which). The tag names /mnt/TAG in the guest, so it is a plain
+ * file name; a comma in PATH is written ",," (QEMU's habit).
+ */
+static int add_share(struct vmm_config *cfg, const char *opt, bool opts_ok, const char *arg, char *err,
+		     size_t errlen)
+{
+	struct cli_share sh;
+	const char *tag = "share", *p = arg, *opts = NULL, *eq;
+	size_t taglen = 5, n = 0;
+
+	memset(&sh, 0, sizeof(sh));
+	/* [TAG=]PATH up to the first single comma, ",," unescaped. */
+	for (; *p; p++) {
+		if (*p == ',' && p[1] == ',') {
+			p++;
+		} else if (*p == ',' && opts_ok) {
+			opts = p + 1;
+			break;
+		}
+		if (n + 1 >= sizeof(sh.path))
+			return bad(err, errlen, "%s: path longer than %d bytes", opt, PATH_MAX - 1);
+		sh.path[n++] = *p;
+	}
+	sh.path[n] = '\0';
+	eq = strchr(sh.path, '=');
 	if (eq) {
-		tag = arg;
-		taglen = (size_t)(eq - arg);
-		path = eq + 1;
+		char t[CLI_MAX_TAG + 1];
+
+		taglen = (size_t)(eq - sh.path);
 		if (taglen == 0)
 			return bad(err, errlen, "%s %s: empty tag", opt, arg);
 		if (taglen > CLI_MAX_TAG)
 			return bad(err, errlen, "%s %s: tag longer than %d bytes", opt, arg, CLI_MAX_TAG);
 		for (size_t i = 0; i < taglen; i++)
-			if (!tag_char_ok(tag[i]))
+			if (!tag_char_ok(sh.path[i]))
 				return bad(err, errlen, "%s %s: a tag may only use letters, digits, '_', '-' and '.'",
 					   opt, arg);
-		if ((taglen == 1 && tag[0] == '.') || (taglen == 2 && tag[0] == '.' && tag[1] == '.'))
-			return bad(err, errlen, "%s %s: '%.*s' cannot be a tag", opt, arg, (int)taglen, tag);
+		if ((taglen == 1 && sh.path[0] == '.') || (taglen == 2 && sh.path[0] == '.' && sh.path[1] == '.'))
+			return bad(err, errlen, "%s %s: '%.*s' cannot be a tag", opt, arg, (int)taglen, sh.path);
+		memcpy(t, sh.path, taglen);
+		t[taglen] = '\0';
+		memmove(sh.path, eq + 1, strlen(eq + 1) + 1);
+		memcpy(sh.tag, t, taglen + 1);
+	} else {
+		memcpy(sh.tag, tag, taglen + 1);
 	}
-	if (!*path)
+	if (!sh.path[0])
 		return bad(err, errlen, "%s %s: empty path", opt, arg);
+	while (opts) {
+		const char *end = strchr(opts, ',');
+		size_t len = end ? (size_t)(end - opts) : strlen(opts);
+		int e;
+
+		if (len == 0)
+			return bad(err, errlen, "%s %s: empty option", opt, arg);
+		e = share_opt(&sh, arg, opts, len, err, errlen);
+		if (e)
+			return e;
+		opts = end ? end + 1 : NULL;
+	}
+	if (sh.opt.ro && sh.opt.writeback)
+		return bad(err, errlen, "%s %s: writeback makes no sense on a read-only share", opt, arg);
 	if (cfg->nshares == CLI_MAX_SHARES)
 		return bad(err, errlen, "%s: at most %d shares (--share and --vhost-user-fs together)", opt, CLI_MAX_SHARES);
 	for (unsigned i = 0; i < cfg->nshares; i++)
-		if (strlen(cfg->share[i].tag) == taglen && memcmp(cfg->share[i].tag, tag, taglen) == 0)
-			return bad(err, errlen, "%s %s: tag '%.*s' is used twice", opt, arg, (int)taglen, tag);
-	sh = &cfg->share[cfg->nshares++];
-	memcpy(sh->tag, tag, taglen);
-	sh->tag[taglen] = '\0';
-	sh->path = path;
+		if (strcmp(cfg->share[i].tag, sh.tag) == 0)
+			return bad(err, errlen, "%s %s: tag '%s' is used twice", opt, arg, sh.tag);
+	sh.external = !opts_ok;
+	if (sh.external && strlen(sh.path) >= 108) /* sizeof(sun_path) */
+		return bad(err, errlen, "%s %s: socket path longer than 107 bytes", opt, arg);
+	cfg->share[cfg->nshares++] = sh;
 	return 0;
 }
 
 static int set_share(struct vmm_config *cfg, const char *arg, char *err, size_t errlen)
 {
-	return add_share(cfg, "--share", arg, err, errlen);
+	return add_share(cfg, "--share", true, arg, err, errlen);
 }
 
 /* --vhost-user-fs [TAG=]SOCKET: a virtio-fs device whose back end (virtiofsd, ...) listens on SOCKET. */
 static int set_vhost_user_fs(struct vmm_config *cfg, const char *arg, char *err, size_t errlen)
 {
-	struct cli_share *sh;
-
-	if (add_share(cfg, "--vhost-user-fs", arg, err, errlen))
-		return -1;
-	sh = &cfg->share[cfg->nshares - 1];
-	if (strlen(sh->path) >= 108) /* sizeof(sun_path) */
-		return bad(err, errlen, "--vhost-user-fs %s: socket path longer than 107 bytes", arg);
-	sh->vhost_user = sh->path;
-	sh->path = NULL;
-	return 0;
+	return add_share(cfg, "--vhost-user-fs", false, arg, err, errlen);
 }
 
 static int set_net(struct vmm_config *cfg, const char *arg, char *err, size_t errlen)
@@ -234,8 +276,11 @@ const struct cli_option cli_options[] = {
 	  "signal N killed it)", set_exec, 0 },
 	{ "events", "FILE", "write boot, handshake and device events to FILE as JSON lines (docs/events.md)",
 	  set_events, 0 },
-	{ "share", "[TAG=]PATH", "share host directory PATH with the guest over virtio-fs, mounted at /mnt/TAG "
-	  "(default tag: share); repeatable, up to 8; each share gets its own DMA aperture", set_share, CLI_REPEAT },
+	{ "share", "[TAG=]PATH[,OPTION...]", "share host directory PATH with the guest over virtio-fs, mounted at "
+	  "/mnt/TAG (default tag: share); repeatable, up to 8; each share gets its own DMA aperture. Options: ro "
+	  "(read-only, EROFS even for root), cache=auto|always|never (default auto), writeback (guest write-back "
+	  "cache), xattr (serve extended attributes), uidmap=GUEST:HOST[:COUNT] and gidmap= (map ids, e.g. for a "
+	  "vmm that is not root); a comma in PATH is written ,,", set_share, CLI_REPEAT },
 	{ "vhost-user-fs", "[TAG=]SOCKET", "a virtio-fs device served by an external vhost-user back end "
 	  "(e.g. virtiofsd --socket-path=SOCKET) listening on SOCKET, mounted at /mnt/TAG; it is given only the "
 	  "device's aperture; repeatable", set_vhost_user_fs, CLI_REPEAT },

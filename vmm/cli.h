@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <limits.h>
+#include "devices/fuse-fs.h"
 #include "vmm/aperture.h"
 #include "vmm/cpuid.h"
 #include "vmm/netcfg.h"
@@ -42,8 +44,10 @@ enum isolate_mode { ISOLATE_PROCESS = 0, ISOLATE_NONE };
 
 struct cli_share {
 	char tag[CLI_MAX_TAG + 1];
-	const char *path;       /* as given; run.c checks it is a readable directory (NULL: vhost_user) */
-	const char *vhost_user; /* --vhost-user-fs: the external back end's socket, or NULL */
+	char path[PATH_MAX];        /* as given (",," unescaped); run.c checks it is a readable directory,
+	                             * or with external the back end's socket */
+	bool external;              /* --vhost-user-fs: served by an external back end on socket `path` */
+	struct fuse_options opt;    /* ,ro ,cache= ,writeback ,xattr ,uidmap= ,gidmap= (--share only) */
 };
 
 struct vmm_config {

@@ -352,7 +352,7 @@ static void fs_destroy(struct dm_dev *d)
 }
 
 int devmgr_add_fs(struct devmgr *dm, const struct gm_view *view, const char *tag, const char *root,
-		  unsigned nqueues)
+		  unsigned nqueues, const struct fuse_options *opt)
 {
 	char detail[96];
 	struct virtio_fs *fs;
@@ -363,10 +363,11 @@ int devmgr_add_fs(struct devmgr *dm, const struct gm_view *view, const char *tag
 	if (dm->isolate) {
 		struct virtio_dev_ops t = *virtio_fs_ops();
 		struct virtio_fs_config c;
-		char q[16];
-		const char *args[] = { "fs", "--shared-dir", root, "--tag", tag, "--queues", q, NULL };
+		char q[16], o[160];
+		const char *args[] = { "fs", "--shared-dir", root, "--tag", tag, "--queues", q, "--share-options", o, NULL };
 
-		if (strlen(tag) > sizeof(c.tag) || !nqueues || nqueues > VIRTIO_FS_MAX_REQ_QUEUES)
+		if (strlen(tag) > sizeof(c.tag) || !nqueues || nqueues > VIRTIO_FS_MAX_REQ_QUEUES ||
+		    fuse_options_format(opt ? opt : &(struct fuse_options){ 0 }, o, sizeof(o)))
 			return -EINVAL;
 		fs_config(&c, tag, nqueues);
 		snprintf(q, sizeof(q), "%u", nqueues);
@@ -380,7 +381,7 @@ int devmgr_add_fs(struct devmgr *dm, const struct gm_view *view, const char *tag
 		free(fs);
 		return -ENOMEM;
 	}
-	r = virtio_fs_init(fs, &dm->plat, view, tag, root, nqueues);
+	r = virtio_fs_init(fs, &dm->plat, view, tag, root, nqueues, opt);
 	if (r) {
 		free(fs);
 		free(d);

@@ -74,13 +74,13 @@ int devmgr_add_rng(struct devmgr *dm, const struct gm_view *view) must_check;
  */
 void devmgr_report(struct devmgr *dm);
 /*
- * virtio-fs for share `root` under `tag`, with `nqueues` request queues, in
- * a free slot with `view` as its window. Returns the slot or -errno.
+ * virtio-fs for share `root` under `tag` with options `opt`, with `nqueues`
+ * request queues, in a free slot with `view` as its window. Returns the
+ * slot or -errno.
  */
 int devmgr_add_fs(struct devmgr *dm, const struct gm_view *view, const char *tag, const char *root,
-		  unsigned nqueues) must_check;
+		  unsigned nqueues, const struct fuse_options *opt) must_check;
 /*
-
  * virtio-fs served by an external vhost-user back end listening on the UNIX
  * socket `path` (virtiofsd, ...): one request queue, and the back end is
  * given only `view` (the device's aperture). The slot or -errno.

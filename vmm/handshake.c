@@ -237,15 +237,16 @@ static void on_caps(struct handshake *hs, const struct initchan_msg *m)
 		const struct aperture *a = &ap[1 + i];
 
 		view = device_view(hs, o, a);
-		if (sh->vhost_user)
-			slot = devmgr_add_fs_external(hs->dm, &view, sh->tag, sh->vhost_user);
+		if (sh->external)
+			slot = devmgr_add_fs_external(hs->dm, &view, sh->tag, sh->path);
 		else
 			slot = devmgr_add_fs(hs->dm, &view, sh->tag, sh->path,
 					     hs->cfg->cpus < VIRTIO_FS_MAX_REQ_QUEUES ? hs->cfg->cpus
-										: VIRTIO_FS_MAX_REQ_QUEUES);
+										: VIRTIO_FS_MAX_REQ_QUEUES,
+					     &sh->opt);
 		if (slot < 0) {
-			log_errno(slot, "%s %s: cannot add virtio-fs", sh->vhost_user ? "--vhost-user-fs" : "--share",
-				  sh->vhost_user ? sh->vhost_user : sh->path);
+			log_errno(slot, "%s %s: cannot add virtio-fs", sh->external ? "--vhost-user-fs" : "--share",
+				  sh->path);
 			continue;
 		}
 		snprintf(hs->mounts[i], sizeof(hs->mounts[i]), "/mnt/%s", sh->tag);

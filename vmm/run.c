@@ -498,10 +498,14 @@ int vmm_main(int argc, char **argv)
 	for (unsigned i = 0; i < cfg.nshares; i++) {
 		struct stat st;
 
-		if (cfg.share[i].vhost_user) {
-			if (stat(cfg.share[i].vhost_user, &st) != 0 || !S_ISSOCK(st.st_mode)) {
-				log_msg("--vhost-user-fs %s: %s", cfg.share[i].vhost_user,
-					errno && !S_ISSOCK(st.st_mode) ? "not a socket (start the back end first)" : strerror(errno));
+		if (cfg.share[i].external) {
+			if (stat(cfg.share[i].path, &st) != 0) {
+				log_msg("--vhost-user-fs %s: %s (start the back end first)", cfg.share[i].path,
+					strerror(errno));
+				return EXIT_USAGE;
+			}
+			if (!S_ISSOCK(st.st_mode)) {
+				log_msg("--vhost-user-fs %s: not a socket", cfg.share[i].path);
 				return EXIT_USAGE;
 			}
 			continue;

@@ -205,7 +205,7 @@ static void vfs_up(void)
 		mem = true;
 	}
 	vdrv_new_bus(&hh);
-	if (virtio_fs_init(&vfs, &hh.plat, &hh.fm.all, "fuzz", root, 1))
+	if (virtio_fs_init(&vfs, &hh.plat, &hh.fm.all, "fuzz", root, 1, NULL))
 		abort();
 	h_plug(&hh, &vfs.vdev);
 	if (!h_negotiate(&hh, 1ULL << VIRTIO_F_VERSION_1))

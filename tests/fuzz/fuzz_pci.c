@@ -280,7 +280,7 @@ static void plug(uint8_t kind)
 		vd = &vs.vdev;
 		break;
 	default:
-		if (virtio_fs_init(&fs, &plat, &view, "fuzz", root, 2))
+		if (virtio_fs_init(&fs, &plat, &view, "fuzz", root, 2, NULL))
 			abort();
 		vd = &fs.vdev;
 		break;

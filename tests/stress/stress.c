@@ -562,7 +562,7 @@ static void plug(enum kind k)
 		d.sync = false;
 		break;
 	default:
-		if (virtio_fs_init(&fsdev, &d.h.plat, &d.view, "stress", root, 2))
+		if (virtio_fs_init(&fsdev, &d.h.plat, &d.view, "stress", root, 2, NULL))
 			abort();
 		vd = &fsdev.vdev;
 		break;

@@ -24,6 +24,7 @@ int main(void)
 	srunner_add_suite(sr, initchan_suite());
 	srunner_add_suite(sr, aperture_suite());
 	srunner_add_suite(sr, fuse_suite());
+	srunner_add_suite(sr, fuse_fs_suite());
 	srunner_add_suite(sr, iov_suite());
 	srunner_add_suite(sr, ratelimit_suite());
 	srunner_add_suite(sr, vhost_user_suite());

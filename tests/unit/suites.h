@@ -18,6 +18,7 @@ Suite *vsock_suite(void);
 Suite *initchan_suite(void);
 Suite *aperture_suite(void);
 Suite *fuse_suite(void);
+Suite *fuse_fs_suite(void);
 Suite *iov_suite(void);
 Suite *ratelimit_suite(void);
 Suite *vhost_user_suite(void);

@@ -634,6 +634,50 @@ START_TEST(cli_dma_swiotlb)
 }
 END_TEST
 
+/* --share ...,ro,cache=,writeback,xattr,uidmap=,gidmap= and ",," for a comma in the path. */
+START_TEST(cli_share_options)
+{
+	struct vmm_config cfg;
+
+	expect_ok(parse(&cfg, "--share", "/srv", NULL));
+	ck_assert(!cfg.share[0].opt.ro);
+	ck_assert_int_eq(cfg.share[0].opt.cache, FUSE_CACHE_AUTO);
+	ck_assert(!cfg.share[0].opt.writeback);
+	ck_assert(!cfg.share[0].opt.xattr);
+	expect_ok(parse(&cfg, "--share", "src=/srv,ro,cache=always,xattr", "--share", "b=/tmp,cache=never,writeback",
+			"--share", "/var,uidmap=1000:4000,gidmap=100:200:5", NULL));
+	ck_assert_str_eq(cfg.share[0].tag, "src");
+	ck_assert_str_eq(cfg.share[0].path, "/srv");
+	ck_assert(cfg.share[0].opt.ro);
+	ck_assert_int_eq(cfg.share[0].opt.cache, FUSE_CACHE_ALWAYS);
+	ck_assert(cfg.share[0].opt.xattr);
+	ck_assert_int_eq(cfg.share[1].opt.cache, FUSE_CACHE_NEVER);
+	ck_assert(cfg.share[1].opt.writeback);
+	ck_assert_str_eq(cfg.share[2].path, "/var");
+	ck_assert_uint_eq(cfg.share[2].opt.uidmap.guest, 1000);
+	ck_assert_uint_eq(cfg.share[2].opt.uidmap.host, 4000);
+	ck_assert_uint_eq(cfg.share[2].opt.uidmap.count, 1);
+	ck_assert_uint_eq(cfg.share[2].opt.gidmap.count, 5);
+	/* A comma in the path is written twice; options still follow. */
+	expect_ok(parse(&cfg, "--share", "t=/a,,b,ro", NULL));
+	ck_assert_str_eq(cfg.share[0].path, "/a,b");
+	ck_assert(cfg.share[0].opt.ro);
+	/* An '=' in an option is not a tag. */
+	expect_ok(parse(&cfg, "--share", "/srv,cache=never", NULL));
+	ck_assert_str_eq(cfg.share[0].tag, "share");
+	ck_assert_str_eq(cfg.share[0].path, "/srv");
+	expect_bad(parse(&cfg, "--share", "/srv,frob", NULL), "unknown option 'frob'");
+	expect_bad(parse(&cfg, "--share", "/srv,cache=sometimes", NULL), "not one of auto, always, never");
+	expect_bad(parse(&cfg, "--share", "/srv,", NULL), "empty option");
+	expect_bad(parse(&cfg, "--share", "/srv,ro,writeback", NULL), "read-only");
+	expect_bad(parse(&cfg, "--share", "/srv,uidmap=1000", NULL), "GUEST:HOST");
+	expect_bad(parse(&cfg, "--share", "/srv,uidmap=a:b", NULL), "GUEST:HOST");
+	expect_bad(parse(&cfg, "--share", "/srv,gidmap=1:2:0", NULL), "GUEST:HOST");
+	expect_bad(parse(&cfg, "--share", "/srv,uidmap=4294967295:1", NULL), "GUEST:HOST");
+	expect_bad(parse(&cfg, "--share", ",ro", NULL), "empty path");
+}
+END_TEST
+
 START_TEST(cli_shares)
 {
 	struct vmm_config cfg;
@@ -787,6 +831,7 @@ Suite *cli_suite(void)
 	tcase_add_test(c, cli_dma_swiotlb);
 	tcase_add_test(c, cli_shares);
 	tcase_add_test(c, cli_net);
+	tcase_add_test(c, cli_share_options);
 	suite_add_tcase(s, c);
 
 	tcase_add_test(u, size_valid);
