@@ -13,7 +13,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 FUZZ_SECONDS ?= 300
 STRESS_SECONDS ?= 300
-SRCS := $(sort $(wildcard lib/*.c vmm/*.c devices/*.c firmware/*.c tests/unit/*.c tests/fuzz/*.c tests/stress/*.c))
+SRCS := $(sort $(wildcard lib/*.c vmm/*.c devices/*.c firmware/*.c tests/unit/*.c tests/fuzz/*.c tests/stress/*.c bench/*.c))
 
 .PHONY: all check unit fuzz-smoke fuzz stress boot-tests images run clean deps install uninstall
 
