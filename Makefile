@@ -58,6 +58,7 @@ check: all images
 	tests/fuzz/run 20
 	tests/stress/run 21
 	tests/boot/run
+	bench/run --self-test --out build/bench-self-test
 	bench/run --quick
 
 bench: all images

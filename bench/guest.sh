@@ -69,7 +69,9 @@ case " $WORKLOADS " in *" mixed "*)
 	# (--bidir) for longer than they take; the link's own byte counters
 	# give what the network moved meanwhile.
 	mark "mixed-net start"
-	run "$T/iperf3" -c "$SERVER" -p "$NET_PORT" -t 86400 --bidir >/dev/null 2>&1 &
+	# (not through run(): $! must be iperf3 itself, which the loader runs in its own process)
+	"$T/lib/$LOADER" --library-path "$T/lib" "$T/iperf3" -c "$SERVER" -p "$NET_PORT" -t 86400 --bidir \
+		>/dev/null 2>&1 &
 	ipf=$!
 	sleep "${MIXED_WARMUP:-2}"
 	b0=$(net_bytes)
