@@ -1,7 +1,9 @@
 # Thin wrapper over configure + ninja; see README.md.
 #   make          build ./vmm (and the unit tests)
 #   make images   build the guest kernel and initramfs (cached)
-#   make check    unit tests, fuzz smoke (20 s a target), TSan stress (21 s), boot tests
+#   make check    unit tests, fuzz smoke (20 s a target), TSan stress (21 s), boot tests,
+#                 the quick bench (bench/run --quick: figures produced, speeds not judged)
+#   make bench    bench/run: the benchmark table and plots (BENCH_ARGS=--rounds 5 ...)
 #   make run      boot the guest with a shell (SHARE=/path once virtio-fs lands)
 #   make fuzz     each fuzz target for FUZZ_SECONDS (default 300), then the
 #                 TSan stress test for STRESS_SECONDS (default 300)
@@ -13,9 +15,9 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 FUZZ_SECONDS ?= 300
 STRESS_SECONDS ?= 300
-SRCS := $(sort $(wildcard lib/*.c vmm/*.c devices/*.c firmware/*.c tests/unit/*.c tests/fuzz/*.c tests/stress/*.c))
+SRCS := $(sort $(wildcard lib/*.c vmm/*.c devices/*.c firmware/*.c tests/unit/*.c tests/fuzz/*.c tests/stress/*.c bench/*.c))
 
-.PHONY: all check unit fuzz-smoke fuzz stress boot-tests images run clean deps install uninstall
+.PHONY: all check unit fuzz-smoke fuzz stress boot-tests bench images run clean deps install uninstall
 
 all: build/build.ninja
 	$(NINJA) -C build
@@ -56,6 +58,11 @@ check: all images
 	tests/fuzz/run 20
 	tests/stress/run 21
 	tests/boot/run
+	bench/run --self-test --out build/bench-self-test
+	bench/run --quick
+
+bench: all images
+	bench/run $(BENCH_ARGS)
 
 # Ctrl-A x (exit 130) is how a user leaves the console: not a make error.
 run: all images
