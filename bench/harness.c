@@ -422,7 +422,7 @@ static bool rig_up(enum fs_path path, unsigned nreq)
 	h_init(&rig.h, FS_MEM);
 	view = gm_view_aperture(&rig.h.fm.mem, AP_BASE, AP_SIZE);
 	if (path == PATH_INPROC) {
-		if (virtio_fs_init(&rig.fs, &rig.h.plat, &view, "bench", share, nreq))
+		if (virtio_fs_init(&rig.fs, &rig.h.plat, &view, "bench", share, nreq, NULL))
 			die("virtio_fs_init");
 		h_plug(&rig.h, &rig.fs.vdev);
 	} else {
@@ -433,7 +433,7 @@ static bool rig_up(enum fs_path path, unsigned nreq)
 			die("socketpair");
 		vub_init(&rig.back, sv[1]);
 		rig.back_view = gm_view_all(&rig.back.mem);
-		if (virtio_fs_init(&rig.fs, vub_platform(&rig.back), &rig.back_view, "bench", share, nreq))
+		if (virtio_fs_init(&rig.fs, vub_platform(&rig.back), &rig.back_view, "bench", share, nreq, NULL))
 			die("virtio_fs_init (back end)");
 		vub_attach(&rig.back, &rig.fs.vdev);
 		if (pthread_create(&rig.back_t, NULL, back_thread, &rig))
