@@ -113,7 +113,8 @@ static int send_mem_table(struct vhu_front *f)
 	const struct gm_view *v = &f->vdev.view;
 	const struct guest_mem *mem = v->mem;
 	struct vu_msg m;
-	int fds[VU_MAX_REGIONS];
+	int fds[VU_MAX_REGIONS], fd;
+	uint64_t off;
 	unsigned n = 0;
 
 	vu_msg_init(&m, VU_SET_MEM_TABLE, 0);
@@ -128,13 +129,17 @@ static int send_mem_table(struct vhu_front *f)
 
 		if (lo >= hi)
 			continue;
+		/* An aperture has a file of its own (gm_split()): the back end can map nothing else. */
+		fd = gm_fd_of(mem, lo, hi - lo, &off);
+		if (fd < 0)
+			return -EINVAL;
 		m.mem.region[n] = (struct vu_region){
 			.gpa = lo, .size = hi - lo,
 			/* SAFETY: [lo, hi) lies inside region i (clipped to it just above). */
 			.uaddr = (uint64_t)(uintptr_t)(r->host + (lo - r->gpa)),
-			.mmap_offset = r->fd_offset + (lo - r->gpa),
+			.mmap_offset = off,
 		};
-		fds[n++] = mem->fd;
+		fds[n++] = fd;
 	}
 	if (!n)
 		return -EINVAL;

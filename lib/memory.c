@@ -2,8 +2,11 @@
 #include "lib/memory.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 int gm_create(struct guest_mem *m, uint64_t size)
 {
@@ -44,6 +47,9 @@ fail:
 
 void gm_destroy(struct guest_mem *m)
 {
+	for (unsigned i = 0; i < m->nsplits; i++)
+		close(m->split[i].fd);
+	m->nsplits = 0;
 	if (m->map)
 		munmap(m->map, m->size);
 	if (m->fd >= 0)
@@ -57,6 +63,85 @@ void gm_init_empty(struct guest_mem *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
+}
+
+/* The region holding all of [gpa, gpa + size), or NULL. */
+static const struct gm_region *region_of(const struct guest_mem *m, uint64_t gpa, uint64_t size)
+{
+	for (unsigned i = 0; i < m->nregions; i++) {
+		const struct gm_region *r = &m->region[i];
+
+		if (gpa >= r->gpa && size <= r->size && gpa - r->gpa <= r->size - size)
+			return r;
+	}
+	return NULL;
+}
+
+int gm_split(struct guest_mem *m, uint64_t gpa, uint64_t size)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	const struct gm_region *r = region_of(m, gpa, size);
+	struct gm_split *sp;
+	uint8_t *host, *tmp;
+	char name[40];
+	int fd, err;
+
+	if (m->fd < 0 || !r || !size || page <= 0 || gpa % (uint64_t)page || size % (uint64_t)page)
+		return -EINVAL;
+	for (unsigned i = 0; i < m->nsplits; i++) {
+		if (m->split[i].gpa == gpa && m->split[i].size == size)
+			return 0;
+		if (ranges_overlap(gpa, size, m->split[i].gpa, m->split[i].size))
+			return -EBUSY;
+	}
+	if (m->nsplits == GM_MAX_SPLITS)
+		return -ENOSPC;
+	host = r->host + (gpa - r->gpa);
+	snprintf(name, sizeof(name), "aperture-0x%llx", (unsigned long long)gpa);
+	fd = memfd_create(name, MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0)
+		goto fail;
+	tmp = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (tmp == MAP_FAILED)
+		goto fail;
+	memcpy(tmp, host, size);
+	munmap(tmp, size);
+	/* The same host addresses, now backed by the new file; KVM refaults through its MMU notifier. */
+	if (mmap(host, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_NORESERVE, fd, 0) != host)
+		goto fail;
+	(void)madvise(host, size, MADV_HUGEPAGE);
+	/* Nobody maps the old pages any more: give them back. */
+	(void)fallocate(m->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(r->fd_offset + (gpa - r->gpa)),
+			(off_t)size);
+	sp = &m->split[m->nsplits++];
+	*sp = (struct gm_split){ .gpa = gpa, .size = size, .fd = fd };
+	return 0;
+fail:
+	err = -errno;
+	close(fd);
+	return err;
+}
+
+int gm_fd_of(const struct guest_mem *m, uint64_t gpa, uint64_t size, uint64_t *offset)
+{
+	const struct gm_region *r = region_of(m, gpa, size);
+
+	if (!r || !size)
+		return -1;
+	for (unsigned i = 0; i < m->nsplits; i++) {
+		const struct gm_split *sp = &m->split[i];
+
+		if (gpa >= sp->gpa && size <= sp->size && gpa - sp->gpa <= sp->size - size) {
+			*offset = gpa - sp->gpa;
+			return sp->fd;
+		}
+		if (ranges_overlap(gpa, size, sp->gpa, sp->size))
+			return -1;
+	}
+	*offset = r->fd_offset + (gpa - r->gpa);
+	return m->fd;
 }
 
 int gm_add_region(struct guest_mem *m, uint64_t gpa, uint64_t size, uint8_t *host, uint64_t fd_offset)

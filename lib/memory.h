@@ -31,12 +31,23 @@ struct gm_region {
 	uint64_t fd_offset; /* offset of this region in the memfd */
 };
 
+/* A range of RAM moved to a memfd of its own (gm_split()). */
+struct gm_split {
+	uint64_t gpa;
+	uint64_t size;
+	int fd;            /* holds exactly [gpa, gpa + size), from offset 0 */
+};
+
+#define GM_MAX_SPLITS 16
+
 struct guest_mem {
 	int fd;            /* memfd backing all RAM, -1 for test memory */
 	uint64_t size;     /* total RAM bytes */
 	uint8_t *map;      /* mapping of the whole memfd (NULL for test memory) */
 	unsigned nregions;
 	struct gm_region region[GM_MAX_REGIONS];
+	unsigned nsplits;
+	struct gm_split split[GM_MAX_SPLITS];
 };
 
 /*
@@ -75,6 +86,33 @@ void gm_destroy(struct guest_mem *m);
  */
 void gm_init_empty(struct guest_mem *m);
 int gm_add_region(struct guest_mem *m, uint64_t gpa, uint64_t size, uint8_t *host, uint64_t fd_offset) must_check;
+
+/*
+ * Move [gpa, gpa + size) of RAM (page-aligned, inside one region) into a
+ * memfd of its own, named "aperture-0x<gpa>": its contents are copied, the
+ * new file is mapped over the same host addresses (KVM follows through its
+ * MMU notifier) and the old pages are released. Whoever is later handed
+ * that file for the range (a vhost-user back end) can map nothing else of
+ * guest RAM, whatever offsets it picks: the operating system enforces the
+ * aperture, not the back end's good manners (libvhost-user maps a region's
+ * file from offset 0).
+ *
+ * The copy and the remap are not atomic: a guest write to the range in
+ * between would be lost. Call it only for memory no device and no guest
+ * driver uses yet: an aperture before its device exists (the guest's
+ * restricted pool serves only the devices confined to it).
+ * 0, or -EINVAL (not RAM, not aligned, test memory), -EBUSY (overlaps
+ * another split), -ENOSPC, or what the system calls gave. Splitting the same
+ * range twice is a no-op.
+ */
+int gm_split(struct guest_mem *m, uint64_t gpa, uint64_t size) must_check;
+/*
+ * The file and offset that back [gpa, gpa + size): a split's own file when
+ * the range lies inside a split, else the RAM memfd. -1 when the range is
+ * not RAM, straddles regions, or covers part of a split together with other
+ * memory.
+ */
+int gm_fd_of(const struct guest_mem *m, uint64_t gpa, uint64_t size, uint64_t *offset);
 
 /* End of RAM below the MMIO hole. */
 uint64_t gm_low_end(const struct guest_mem *m);

@@ -136,8 +136,18 @@ static struct gm_view device_view(const struct handshake *hs, enum hs_outcome o,
 {
 	struct gm_view v;
 
+	int err;
+
 	if (o != HS_APERTURES)
 		return gm_view_all(&hs->vm->mem);
+	/*
+	 * Before the device exists (nothing uses the range yet: gm_split()):
+	 * the aperture gets a memfd of its own, all a back end is handed.
+	 */
+	err = gm_split(&hs->vm->mem, a->base, a->size);
+	if (err)
+		log_errno(err, "aperture 0x%llx+0x%llx: no file of its own (back ends get the RAM file)",
+			  (unsigned long long)a->base, (unsigned long long)a->size);
 	v = gm_view_aperture(&hs->vm->mem, a->base, a->size);
 	v.shared = hs->cfg->dma == DMA_SHARED;
 	return v;

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include "tests/unit/suites.h"
 #include "vmm/cpuid.h"
 #include "lib/memory.h"
@@ -39,6 +41,62 @@ START_TEST(gm_create_layout)
 	ck_assert_ptr_eq(m.region[1].host, m.map + GM_MMIO_HOLE_START);
 	ck_assert_uint_eq(gm_low_end(&m), GM_MMIO_HOLE_START);
 	gm_destroy(&m);
+}
+END_TEST
+
+/* An aperture moved to a file of its own: same contents, same addresses, nothing else in the file. */
+START_TEST(gm_split_own_file)
+{
+	const uint64_t base = 8ULL << 20, size = 4ULL << 20;
+	struct guest_mem m;
+	uint64_t off = 1;
+	uint8_t buf[16];
+	uint8_t *view;
+	int fd;
+
+	ck_assert_int_eq(gm_create(&m, SMALL), 0);
+	memset(m.map + base - 4096, 0x11, 4096);
+	memset(m.map + base, 0xa5, size);
+	memset(m.map + base + size, 0x22, 4096);
+	ck_assert_int_eq(gm_split(&m, base, size), 0);
+	ck_assert_uint_eq(m.nsplits, 1);
+	/* the contents came along, the neighbours are untouched */
+	ck_assert_uint_eq(m.map[base], 0xa5);
+	ck_assert_uint_eq(m.map[base + size - 1], 0xa5);
+	ck_assert_uint_eq(m.map[base - 1], 0x11);
+	ck_assert_uint_eq(m.map[base + size], 0x22);
+	/* the range's file: exactly the aperture, from offset 0 */
+	fd = gm_fd_of(&m, base + 4096, 100, &off);
+	ck_assert_int_eq(fd, m.split[0].fd);
+	ck_assert_uint_eq(off, 4096);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_END), (off_t)size);
+	/* writes through the monitor's mapping land in that file, and the other way round */
+	m.map[base + 10] = 0x5a;
+	ck_assert_int_eq(pread(fd, buf, 1, 10), 1);
+	ck_assert_uint_eq(buf[0], 0x5a);
+	view = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(view, MAP_FAILED);
+	view[20] = 0x77;
+	ck_assert_uint_eq(m.map[base + 20], 0x77);
+	munmap(view, size);
+	/* the RAM file no longer holds the aperture's bytes */
+	ck_assert_int_eq(pread(m.fd, buf, 1, (off_t)base), 1);
+	ck_assert_uint_eq(buf[0], 0);
+	/* elsewhere: the RAM file at its offset */
+	ck_assert_int_eq(gm_fd_of(&m, 1 << 20, 4096, &off), m.fd);
+	ck_assert_uint_eq(off, 1 << 20);
+	/* part aperture, part not: no single file */
+	ck_assert_int_eq(gm_fd_of(&m, base - 4096, 8192, &off), -1);
+	ck_assert_int_eq(gm_fd_of(&m, SMALL - 4096, 8192, &off), -1);
+	/* again: a no-op; overlapping, unaligned, outside RAM: refused */
+	ck_assert_int_eq(gm_split(&m, base, size), 0);
+	ck_assert_uint_eq(m.nsplits, 1);
+	ck_assert_int_eq(gm_split(&m, base + size - 4096, 8192), -EBUSY);
+	ck_assert_int_eq(gm_split(&m, 100, 4096), -EINVAL);
+	ck_assert_int_eq(gm_split(&m, SMALL - 4096, 8192), -EINVAL);
+	ck_assert_int_eq(gm_split(&m, 0, 0), -EINVAL);
+	gm_destroy(&m);
+	ck_assert_uint_eq(m.nsplits, 0);
 }
 END_TEST
 
@@ -417,6 +475,7 @@ Suite *memory_suite(void)
 
 	tcase_add_test(cr, gm_create_layout);
 	tcase_add_test(cr, gm_create_rejects);
+	tcase_add_test(cr, gm_split_own_file);
 	suite_add_tcase(s, cr);
 
 	tcase_add_checked_fixture(sm, small_setup, gm_teardown);
