@@ -22,7 +22,11 @@
  * in this process there is nothing else to reach.
  *
  * Life cycle: rings start when they have an address, a kick descriptor and
- * (with PROTOCOL_FEATURES) SET_VRING_ENABLE 1. The first GET_VRING_BASE (or
+ * (with PROTOCOL_FEATURES) SET_VRING_ENABLE 1. The device's data plane then
+ * runs: its worker, or, for a device with ops->start (virtio-net's
+ * queue-pair threads), ops->start; it is paused (worker stopped, or
+ * ops->quiesce) and run again around every ring start and kick change, so
+ * that its threads always poll the current kick descriptors. The first GET_VRING_BASE (or
  * RESET_OWNER/RESET_DEVICE) stops the whole device: worker stopped, in-flight
  * requests quiesced, every ring's index saved for its GET_VRING_BASE, and
  * the device reset (a guest reset of the device stops all rings).
@@ -56,6 +60,7 @@ struct vub {
 	uint64_t protocol_features;
 	bool features_set;
 	bool stopped;                   /* the first GET_VRING_BASE stopped the device */
+	bool dev_running;               /* ops->start ran (devices with their own start), not yet quiesced */
 	uint16_t stopped_idx[VIRTIO_MAX_QUEUES];
 	struct vub_ring ring[VIRTIO_MAX_QUEUES];
 	unsigned errors;                /* messages refused */
