@@ -28,9 +28,16 @@ static void vub_queue_interrupt(struct virtio_dev *vd, unsigned q)
 	signal_fd(b->ring[q].call_fd);
 }
 
+/*
+ * The front end owns the configuration space: with a config descriptor
+ * (vub_set_config_fd) we only tell it to look (its caller reads the state
+ * the device shares with it, e.g. virtio-net's link); else nothing.
+ */
 static void vub_config_interrupt(struct virtio_dev *vd)
 {
-	(void)vd; /* the front end owns the configuration space */
+	struct vub *b = vd->plat->ctx;
+
+	signal_fd(b->config_fd);
 }
 
 static const struct virtio_transport vub_transport = {
@@ -51,6 +58,7 @@ void vub_init(struct vub *b, int sock)
 {
 	memset(b, 0, sizeof(*b));
 	b->sock = sock;
+	b->config_fd = -1;
 	gm_init_empty(&b->mem);
 	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
 		b->ring[i].call_fd = b->ring[i].err_fd = -1;
@@ -65,6 +73,11 @@ const struct virtio_platform *vub_platform(struct vub *b)
 void vub_attach(struct vub *b, struct virtio_dev *vd)
 {
 	b->vd = vd;
+}
+
+void vub_set_config_fd(struct vub *b, int fd)
+{
+	b->config_fd = fd;
 }
 
 /* ---- memory ---- */
@@ -493,6 +506,9 @@ void vub_destroy(struct vub *b)
 		b->ring[i].call_fd = b->ring[i].err_fd = -1;
 	}
 	unmap_all(b);
+	if (b->config_fd >= 0)
+		close(b->config_fd);
+	b->config_fd = -1;
 	if (b->sock >= 0)
 		close(b->sock);
 	b->sock = -1;

@@ -49,6 +49,7 @@ struct vub_ring {
 
 struct vub {
 	int sock;
+	int config_fd;                  /* written on a configuration change, or -1 */
 	struct virtio_dev *vd;
 	struct virtio_platform plat;
 	struct guest_mem mem;           /* the regions we mapped */
@@ -78,6 +79,12 @@ struct vub {
 void vub_init(struct vub *b, int sock);
 const struct virtio_platform *vub_platform(struct vub *b);
 void vub_attach(struct vub *b, struct virtio_dev *vd);
+/*
+ * Optional: an eventfd (ours to close) to write when the device says its
+ * configuration changed (virtio_config_changed); the front end, which owns
+ * the configuration space, then looks at what the device shares with it.
+ */
+void vub_set_config_fd(struct vub *b, int fd);
 /*
  * Serve messages until the front end hangs up (returns 0) or the socket
  * fails (-errno). The device is stopped when this returns.

@@ -77,7 +77,7 @@ static void up(bool aperture)
 	ck_assert_int_eq(virtio_rng_init(&back.rng, vub_platform(&back.b), &back.view), 0);
 	vub_attach(&back.b, &back.rng.vdev);
 	ck_assert_int_eq(pthread_create(&back.t, NULL, back_thread, &back), 0);
-	ck_assert_msg(vhu_front_init(&front, virtio_rng_ops(), 1, NULL, &h.plat, &view, sv[0], &front_cb, NULL, err,
+	ck_assert_msg(vhu_front_init(&front, virtio_rng_ops(), 1, NULL, &h.plat, &view, sv[0], -1, &front_cb, NULL, err,
 				     sizeof(err)) == 0, "%s", err);
 	h_plug(&h, &front.vdev);
 }
@@ -246,7 +246,7 @@ START_TEST(vhost_user_sandboxed_process)
 	h_init(&h, MEM);
 	view = gm_view_aperture(&h.fm.mem, AP_BASE, AP_SIZE);
 	ck_assert_msg(backend_spawn(&be, args, &sock, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_msg(vhu_front_init(&front, virtio_rng_ops(), 1, NULL, &h.plat, &view, sock, &front_cb, NULL, err,
+	ck_assert_msg(vhu_front_init(&front, virtio_rng_ops(), 1, NULL, &h.plat, &view, sock, -1, &front_cb, NULL, err,
 				     sizeof(err)) == 0, "%s", err);
 	h_plug(&h, &front.vdev);
 	start(&r, AP_BASE + 0x1000, VIRTIO_APERTURE_FEATURES);
@@ -390,7 +390,7 @@ START_TEST(vhost_user_sandboxed_fs)
 	view = gm_view_aperture(&h.fm.mem, AP_BASE, AP_SIZE);
 	t.nqueues = 2;
 	ck_assert_msg(backend_spawn(&be, args, &sock, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_msg(vhu_front_init(&front, &t, 2, &c, &h.plat, &view, sock, &front_cb, NULL, err, sizeof(err)) == 0,
+	ck_assert_msg(vhu_front_init(&front, &t, 2, &c, &h.plat, &view, sock, -1, &front_cb, NULL, err, sizeof(err)) == 0,
 		      "%s", err);
 	h_plug(&h, &front.vdev);
 	ck_assert(h_negotiate(&h, VIRTIO_APERTURE_FEATURES));
