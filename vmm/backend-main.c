@@ -13,8 +13,10 @@
  * The only guest memory it can touch is what the front end's memory table
  * maps (vmm: the device's aperture). It opens what it needs, then enters
  * its sandbox (lib/sandbox.h): a private mount namespace rooted at the share
- * (fs) or an empty directory (rng), no network, capabilities dropped, a
- * seccomp allowlist. It exits when the front end hangs up.
+ * (fs) or an empty directory (rng, net), no network, capabilities dropped, a
+ * seccomp allowlist. It exits when the front end hangs up. net opens
+ * nothing: vmm hands it passt's socket or the tap's queues, an eventfd and
+ * a counter page (--extra-fds).
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -478,6 +478,16 @@ static void net_config_changed(void *ctx, struct vhu_front *f)
 	vhu_front_set_config(f, offsetof(struct virtio_net_config, status), &status, sizeof(status));
 }
 
+/* The back end process died: the NIC has no host side any more; the guest sees the link go too. */
+static void net_backend_gone(void *ctx, struct vhu_front *f, const char *why)
+{
+	uint16_t status = 0;
+
+	backend_gone(ctx, f, why);
+	__atomic_store_n(&((struct net_front *)f)->link_down, true, __ATOMIC_RELEASE);
+	vhu_front_set_config(f, offsetof(struct virtio_net_config, status), &status, sizeof(status));
+}
+
 static void net_front_destroy(struct dm_dev *d)
 {
 	struct net_front *nf = d->obj;
@@ -500,7 +510,7 @@ static void report_net_front(struct dm_dev *d)
 	emit_net_stats(d->slot, !__atomic_load_n(&nf->link_down, __ATOMIC_ACQUIRE), nf->stats);
 }
 
-static const struct vhu_front_ops net_front_ops = { .gone = backend_gone, .config_changed = net_config_changed };
+static const struct vhu_front_ops net_front_ops = { .gone = net_backend_gone, .config_changed = net_config_changed };
 
 static int add_net_isolated(struct devmgr *dm, const struct gm_view *view, struct net_backend *be,
 			    const uint8_t mac[6], const char *detail)
