@@ -346,6 +346,20 @@ static int ctrl(uint8_t cls, uint8_t cmd, const void *data, uint32_t len, bool w
 
 /* ---- tests ---- */
 
+/* A front end of an isolated device is built from virtio_net_describe(): the same features and bytes. */
+static void check_describe_matches(void)
+{
+	struct virtio_dev_ops ops;
+	struct virtio_net_config c;
+
+	ck_assert_int_eq(virtio_net_describe(be, mac, &ops, &c), 0);
+	ck_assert_uint_eq(ops.features, n.ops.features);
+	ck_assert_uint_eq(ops.nqueues, 2 * be->pairs + 1);
+	ck_assert_uint_eq(ops.config_size, VIRTIO_NET_CONFIG_SIZE);
+	for (unsigned i = 0; i < VIRTIO_NET_CONFIG_SIZE; i++)
+		ck_assert_uint_eq(((const uint8_t *)&c)[i], cfg8(i));
+}
+
 START_TEST(net_config_and_features)
 {
 	uint64_t f;
@@ -372,6 +386,7 @@ START_TEST(net_config_and_features)
 	ck_assert_uint_eq(cfg16(offsetof(struct virtio_net_config, max_virtqueue_pairs)), 1);
 	ck_assert_uint_eq(cfg16(offsetof(struct virtio_net_config, mtu)), 65520);
 	ck_assert_uint_eq(h_common_read(&h, VIRTIO_PCI_COMMON_NUMQ, 2), 3);
+	check_describe_matches();
 }
 END_TEST
 
@@ -392,6 +407,7 @@ START_TEST(net_config_tap_features)
 	ck_assert(!(f & F(VIRTIO_NET_F_GUEST_UFO)));
 	ck_assert_uint_eq(cfg16(offsetof(struct virtio_net_config, max_virtqueue_pairs)), 2);
 	ck_assert_uint_eq(h_common_read(&h, VIRTIO_PCI_COMMON_NUMQ, 2), 5);
+	check_describe_matches();
 }
 END_TEST
 
