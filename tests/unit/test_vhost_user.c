@@ -615,6 +615,37 @@ START_TEST(vhost_user_sandboxed_net)
 	ck_assert_uint_eq(__atomic_load_n(&st->rx_frames, __ATOMIC_RELAXED), 1);
 	check_maps_only_aperture(be.pid);
 
+	/*
+	 * The driver resets the device and starts it again: the back end stops
+	 * its pair threads, takes the new kick descriptors and starts them
+	 * again; a frame still goes out.
+	 */
+	h_set_status(&h, 0);
+	ck_assert(h_negotiate(&h, VIRTIO_APERTURE_FEATURES | (1ULL << VIRTIO_NET_F_MAC) | (1ULL << VIRTIO_NET_F_STATUS)));
+	fake_ring_layout(&rx, &h.fm, 8, AP_BASE + 0x1000);
+	fake_ring_layout(&tx, &h.fm, 8, AP_BASE + 0x3000);
+	fake_ring_layout(&ctl, &h.fm, 8, AP_BASE + 0x5000);
+	h_queue_setup(&h, 0, &rx, 0);
+	h_queue_setup(&h, 1, &tx, 1);
+	h_queue_setup(&h, 2, &ctl, 2);
+	h_driver_ok(&h);
+	ck_assert(!(h_status(&h) & VIRTIO_CONFIG_S_NEEDS_RESET));
+	fake_avail_push(&tx, fake_chain(&tx, 0, (struct fake_seg[]){ { AP_BASE + 0x8000, NET_HDR_LEN + sizeof(frame),
+								       false } }, 1));
+	h_kick(&h, 1);
+	ck_assert_msg(h_wait_used(&tx, 0, 5000), "transmit not served after a reset");
+	ck_assert(fake_used_next(&tx, &id, &len));
+	{
+		struct pollfd p = { .fd = passt[1], .events = POLLIN };
+		size_t have = 0;
+
+		while (have < sizeof(got) && poll(&p, 1, 5000) == 1 && (n = read(passt[1], got + have, sizeof(got) - have)) > 0)
+			have += (size_t)n;
+		ck_assert_uint_eq(have, sizeof(got));
+		ck_assert(!memcmp(got + 4, frame, sizeof(frame)));
+	}
+	ck_assert_uint_eq(__atomic_load_n(&st->tx_frames, __ATOMIC_RELAXED), 2);
+
 	/* passt goes away: the back end says so, the front end takes the link down. */
 	ck_assert_uint_eq(net_config_calls, 0);
 	close(passt[1]);
