@@ -468,7 +468,8 @@ static void net_config_changed(void *ctx, struct vhu_front *f)
 	uint16_t status = 0;
 	char why[160] = "";
 
-	if (nf->link_down || !__atomic_load_n(&nf->stats->link_down, __ATOMIC_RELAXED))
+	if (__atomic_load_n(&nf->link_down, __ATOMIC_ACQUIRE) ||
+	    !__atomic_load_n(&nf->stats->link_down, __ATOMIC_RELAXED))
 		return;
 	__atomic_store_n(&nf->link_down, true, __ATOMIC_RELEASE);
 	if (nf->be->describe_loss)
