@@ -734,11 +734,19 @@ static int net_start(struct virtio_dev *vd)
 {
 	struct virtio_net *n = vd->priv;
 
-	__atomic_store_n(&n->active_pairs, 1, __ATOMIC_RELEASE);
-	if (n->be->ops->set_pairs && n->be->ops->set_pairs(n->be, 1))
-		log_msg("virtio-net: %s: cannot detach the queues the guest does not use yet", n->be->name);
-	if (set_offloads(n, vd->driver_features & NET_GUEST_OFFLOADS))
-		log_msg("virtio-net: %s: cannot set the receive offloads the guest negotiated", n->be->name);
+	/*
+	 * The first start after DRIVER_OK sets the host side up; a vhost-user
+	 * back end starts the threads again around new kick descriptors, and
+	 * that must not undo what the guest set since (VQ_PAIRS_SET, offloads).
+	 */
+	if (!n->configured) {
+		__atomic_store_n(&n->active_pairs, 1, __ATOMIC_RELEASE);
+		if (n->be->ops->set_pairs && n->be->ops->set_pairs(n->be, 1))
+			log_msg("virtio-net: %s: cannot detach the queues the guest does not use yet", n->be->name);
+		if (set_offloads(n, vd->driver_features & NET_GUEST_OFFLOADS))
+			log_msg("virtio-net: %s: cannot set the receive offloads the guest negotiated", n->be->name);
+		n->configured = true;
+	}
 	for (unsigned i = 0; i < n->pairs; i++) {
 		struct net_pair *p = &n->pair[i];
 
@@ -793,6 +801,7 @@ static void net_reset(struct virtio_dev *vd)
 	}
 	__atomic_store_n(&n->active_pairs, 1, __ATOMIC_RELEASE);
 	(void)set_offloads(n, 0);
+	n->configured = false;
 }
 
 static const struct virtio_dev_ops net_ops_template = {

@@ -121,6 +121,7 @@ struct virtio_net {
 	unsigned active_pairs;          /* atomic: 1 until VQ_PAIRS_SET */
 	bool link_up;                   /* atomic */
 	bool loss_reported;             /* atomic */
+	bool configured;                /* start set the host side up since the last reset (ctl_lock) */
 	struct net_pair pair[NET_MAX_PAIRS];
 	struct virtio_net_stats *stats; /* &own_stats, or a shared page */
 	struct virtio_net_stats own_stats;
