@@ -443,7 +443,7 @@ static bool rig_up(enum fs_path path, unsigned nreq)
 		c.num_request_queues = nreq;
 		rig.tmpl = *virtio_fs_ops(); /* the template's queue count is per instance (as vmm/devmgr.c does) */
 		rig.tmpl.nqueues = 1 + nreq;
-		if (vhu_front_init(&rig.front, &rig.tmpl, 1 + nreq, &c, &rig.h.plat, &view, sv[0], &front_cb, NULL, err,
+		if (vhu_front_init(&rig.front, &rig.tmpl, 1 + nreq, &c, &rig.h.plat, &view, sv[0], -1, &front_cb, NULL, err,
 				   sizeof(err))) {
 			fail("vhu_front_init: %s", err);
 			return false;

@@ -114,4 +114,12 @@ int net_passt_create(int fd, uint16_t mtu, struct net_backend **out) must_check;
 int net_tap_open(const char *ifname, unsigned pairs, struct net_backend **out, char *err, size_t errlen)
 	must_check;
 
+/*
+ * The same over descriptors net_tap_open() set up elsewhere (a back-end
+ * process inherits them): fds[i] for pair i, taken over; `name` and `mtu`
+ * as the opener found them. -errno.
+ */
+int net_tap_from_fds(const int *fds, unsigned pairs, const char *name, uint16_t mtu, struct net_backend **out)
+	must_check;
+
 #endif

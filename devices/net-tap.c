@@ -134,6 +134,33 @@ static const struct net_backend_ops tap_ops = {
 	.destroy = tap_destroy,
 };
 
+int net_tap_from_fds(const int *fds, unsigned pairs, const char *name, uint16_t mtu, struct net_backend **out)
+{
+	struct tap_be *t;
+
+	if (pairs == 0 || pairs > NET_MAX_PAIRS || mtu < 68)
+		return -EINVAL;
+	for (unsigned i = 0; i < pairs; i++) {
+		int fl = fcntl(fds[i], F_GETFL);
+
+		if (fl < 0 || fcntl(fds[i], F_SETFL, fl | O_NONBLOCK) < 0)
+			return -errno;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	for (unsigned i = 0; i < NET_MAX_PAIRS; i++)
+		t->fd[i] = i < pairs ? fds[i] : -1;
+	t->multi = pairs > 1;
+	for (unsigned i = 0; i < pairs; i++)
+		t->attached[i] = true; /* as net_tap_open() leaves them */
+	t->be = (struct net_backend){ .ops = &tap_ops, .kind = "tap", .pairs = pairs, .vnet_hdr = true,
+				      .features = TAP_FEATURES, .mtu = mtu };
+	snprintf(t->be.name, sizeof(t->be.name), "%s", name);
+	*out = &t->be;
+	return 0;
+}
+
 /* Interface flags and MTU through an ordinary socket. */
 static int if_query(const char *ifname, bool bring_up, uint16_t *mtu)
 {

@@ -28,9 +28,16 @@ static void vub_queue_interrupt(struct virtio_dev *vd, unsigned q)
 	signal_fd(b->ring[q].call_fd);
 }
 
+/*
+ * The front end owns the configuration space: with a config descriptor
+ * (vub_set_config_fd) we only tell it to look (its caller reads the state
+ * the device shares with it, e.g. virtio-net's link); else nothing.
+ */
 static void vub_config_interrupt(struct virtio_dev *vd)
 {
-	(void)vd; /* the front end owns the configuration space */
+	struct vub *b = vd->plat->ctx;
+
+	signal_fd(b->config_fd);
 }
 
 static const struct virtio_transport vub_transport = {
@@ -51,6 +58,7 @@ void vub_init(struct vub *b, int sock)
 {
 	memset(b, 0, sizeof(*b));
 	b->sock = sock;
+	b->config_fd = -1;
 	gm_init_empty(&b->mem);
 	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
 		b->ring[i].call_fd = b->ring[i].err_fd = -1;
@@ -65,6 +73,11 @@ const struct virtio_platform *vub_platform(struct vub *b)
 void vub_attach(struct vub *b, struct virtio_dev *vd)
 {
 	b->vd = vd;
+}
+
+void vub_set_config_fd(struct vub *b, int fd)
+{
+	b->config_fd = fd;
 }
 
 /* ---- memory ---- */
@@ -161,7 +174,46 @@ static int set_mem_table(struct vub *b, const struct vu_msg *m, const int *fds, 
 
 /* ---- rings ---- */
 
-/* Start ring i if it has everything; the worker is restarted to poll its kick. Caller holds ctl_lock. */
+/*
+ * The device's data plane: the generic worker (and the threads that start
+ * with it), or, for a device with ops->start (virtio-net's queue-pair
+ * threads), what its start runs, stopped with its quiesce. Both poll the
+ * kick descriptors they saw when they started: pause before a ring or a
+ * kick changes, run again after. Caller holds ctl_lock.
+ */
+static void pause_device(struct vub *b)
+{
+	struct virtio_dev *vd = b->vd;
+
+	virtio_worker_stop(vd);
+	if (vd->ops->start && vd->ops->quiesce && b->dev_running) {
+		vd->ops->quiesce(vd);
+		b->dev_running = false;
+	}
+}
+
+static void run_device(struct vub *b)
+{
+	struct virtio_dev *vd = b->vd;
+	int err;
+
+	if (!vd->ops->start) {
+		virtio_worker_start(vd);
+		return;
+	}
+	if (b->dev_running)
+		return;
+	err = vd->ops->start(vd);
+	if (err) {
+		if (vd->ops->quiesce)
+			vd->ops->quiesce(vd); /* whatever part of it started */
+		virtio_dev_fail(vd, "cannot start the device: %s", strerror(-err));
+		return;
+	}
+	b->dev_running = true;
+}
+
+/* Start ring i if it has everything; the device is restarted to poll its kick. Caller holds ctl_lock. */
 static int maybe_start(struct vub *b, unsigned i, char *why, size_t wl)
 {
 	struct virtio_dev *vd = b->vd;
@@ -174,7 +226,7 @@ static int maybe_start(struct vub *b, unsigned i, char *why, size_t wl)
 		return 0;
 	if (!b->features_set)
 		return err_set(why, wl, -EINVAL, "ring %u started before SET_FEATURES", i);
-	virtio_worker_stop(vd);
+	pause_device(b);
 	pthread_mutex_lock(&vd->lock);
 	err = vq_enable(&vd->q[i].vq, &vd->view, r->num, r->desc, r->avail, r->used,
 			b->acked_features & (1ULL << VIRTIO_RING_F_EVENT_IDX));
@@ -189,7 +241,7 @@ static int maybe_start(struct vub *b, unsigned i, char *why, size_t wl)
 		b->stopped = false;
 	}
 	pthread_mutex_unlock(&vd->lock);
-	virtio_worker_start(vd);
+	run_device(b);
 	if (err)
 		return err_set(why, wl, err, "ring %u (size %u, desc 0x%llx, avail 0x%llx, used 0x%llx) not inside the "
 			       "memory table", i, r->num, (unsigned long long)r->desc, (unsigned long long)r->avail,
@@ -209,7 +261,7 @@ static void stop_device(struct vub *b)
 
 	if (b->stopped)
 		return;
-	virtio_worker_stop(vd);
+	pause_device(b);
 	if (vd->ops->quiesce)
 		vd->ops->quiesce(vd);
 	for (unsigned i = 0; i < vd->nqueues; i++) {
@@ -248,13 +300,13 @@ static int set_ring_fd(struct vub *b, const struct vu_msg *m, const int *fds, un
 	case VU_SET_VRING_KICK:
 		if (nofd)
 			return err_set(why, wl, -EINVAL, "ring %u: polling mode (no kick descriptor) is not supported", i);
-		virtio_worker_stop(vd);
+		pause_device(b);
 		if (vd->q[i].kick_efd >= 0)
 			close(vd->q[i].kick_efd);
 		vd->q[i].kick_efd = fd;
 		b->ring[i].have_kick = true;
 		if (any_started(b) && !b->stopped)
-			virtio_worker_start(vd);
+			run_device(b);
 		return maybe_start(b, i, why, wl);
 	case VU_SET_VRING_CALL:
 		if (b->ring[i].call_fd >= 0)
@@ -454,6 +506,9 @@ void vub_destroy(struct vub *b)
 		b->ring[i].call_fd = b->ring[i].err_fd = -1;
 	}
 	unmap_all(b);
+	if (b->config_fd >= 0)
+		close(b->config_fd);
+	b->config_fd = -1;
 	if (b->sock >= 0)
 		close(b->sock);
 	b->sock = -1;

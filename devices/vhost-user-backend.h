@@ -22,7 +22,11 @@
  * in this process there is nothing else to reach.
  *
  * Life cycle: rings start when they have an address, a kick descriptor and
- * (with PROTOCOL_FEATURES) SET_VRING_ENABLE 1. The first GET_VRING_BASE (or
+ * (with PROTOCOL_FEATURES) SET_VRING_ENABLE 1. The device's data plane then
+ * runs: its worker, or, for a device with ops->start (virtio-net's
+ * queue-pair threads), ops->start; it is paused (worker stopped, or
+ * ops->quiesce) and run again around every ring start and kick change, so
+ * that its threads always poll the current kick descriptors. The first GET_VRING_BASE (or
  * RESET_OWNER/RESET_DEVICE) stops the whole device: worker stopped, in-flight
  * requests quiesced, every ring's index saved for its GET_VRING_BASE, and
  * the device reset (a guest reset of the device stops all rings).
@@ -45,6 +49,7 @@ struct vub_ring {
 
 struct vub {
 	int sock;
+	int config_fd;                  /* written on a configuration change, or -1 */
 	struct virtio_dev *vd;
 	struct virtio_platform plat;
 	struct guest_mem mem;           /* the regions we mapped */
@@ -56,6 +61,7 @@ struct vub {
 	uint64_t protocol_features;
 	bool features_set;
 	bool stopped;                   /* the first GET_VRING_BASE stopped the device */
+	bool dev_running;               /* ops->start ran (devices with their own start), not yet quiesced */
 	uint16_t stopped_idx[VIRTIO_MAX_QUEUES];
 	struct vub_ring ring[VIRTIO_MAX_QUEUES];
 	unsigned errors;                /* messages refused */
@@ -73,6 +79,12 @@ struct vub {
 void vub_init(struct vub *b, int sock);
 const struct virtio_platform *vub_platform(struct vub *b);
 void vub_attach(struct vub *b, struct virtio_dev *vd);
+/*
+ * Optional: an eventfd (ours to close) to write when the device says its
+ * configuration changed (virtio_config_changed); the front end, which owns
+ * the configuration space, then looks at what the device shares with it.
+ */
+void vub_set_config_fd(struct vub *b, int fd);
 /*
  * Serve messages until the front end hangs up (returns 0) or the socket
  * fails (-errno). The device is stopped when this returns.

@@ -294,8 +294,8 @@ static void *front_thread(void *arg)
 {
 	struct vhu_front *f = arg;
 	struct virtio_dev *vd = &f->vdev;
-	unsigned nq = vd->nqueues, n = 3 * nq + 3;
-	struct pollfd p[3 * VIRTIO_MAX_QUEUES + 3];
+	unsigned nq = vd->nqueues, n = 3 * nq + 4;
+	struct pollfd p[3 * VIRTIO_MAX_QUEUES + 4];
 
 	for (unsigned i = 0; i < nq; i++) {
 		p[i] = (struct pollfd){ .fd = f->call_fd[i], .events = POLLIN };
@@ -305,6 +305,7 @@ static void *front_thread(void *arg)
 	p[2 * nq] = (struct pollfd){ .fd = f->sock, .events = POLLRDHUP };
 	p[2 * nq + 1] = (struct pollfd){ .fd = f->stop_efd, .events = POLLIN };
 	p[2 * nq + 2] = (struct pollfd){ .fd = f->dead_efd, .events = POLLIN };
+	p[3 * nq + 3] = (struct pollfd){ .fd = f->cb && f->cb->config_changed ? f->config_efd : -1, .events = POLLIN };
 	for (;;) {
 		struct pollfd *kick = &p[2 * nq + 3];
 		uint64_t v;
@@ -323,6 +324,8 @@ static void *front_thread(void *arg)
 			if ((p[nq + i].revents & POLLIN) && read(f->err_fd[i], &v, sizeof(v)) == sizeof(v))
 				virtio_dev_fail(vd, "the back end refused a request on queue %u", i);
 		}
+		if ((p[3 * nq + 3].revents & POLLIN) && read(f->config_efd, &v, sizeof(v)) == sizeof(v))
+			f->cb->config_changed(f->cb_ctx, f);
 		if (p[2 * nq].revents & (POLLRDHUP | POLLHUP | POLLERR)) {
 			p[2 * nq].fd = -1;
 			went_away(f, "its back end hung up");
@@ -346,7 +349,7 @@ static void *front_thread(void *arg)
 /* ---- life cycle ---- */
 
 int vhu_front_init(struct vhu_front *f, const struct virtio_dev_ops *tmpl, unsigned nqueues, const void *config,
-		   const struct virtio_platform *plat, const struct gm_view *view, int sock,
+		   const struct virtio_platform *plat, const struct gm_view *view, int sock, int config_efd,
 		   const struct vhu_front_ops *cb, void *cb_ctx, char *err, size_t errlen)
 {
 	struct timeval tv = { .tv_sec = REPLY_TIMEOUT_S };
@@ -355,6 +358,7 @@ int vhu_front_init(struct vhu_front *f, const struct virtio_dev_ops *tmpl, unsig
 
 	memset(f, 0, sizeof(*f));
 	f->sock = sock;
+	f->config_efd = config_efd;
 	f->stop_efd = f->dead_efd = -1;
 	f->cb = cb;
 	f->cb_ctx = cb_ctx;

@@ -52,6 +52,12 @@ struct vhu_front_ops {
 	 * complete every chain with length 0.
 	 */
 	uint32_t (*fail_chain)(void *ctx, unsigned q, const struct vq_chain *c);
+	/*
+	 * Optional: the back end wrote the `config_efd` it was handed (its
+	 * device's state changed, e.g. a lost link); the caller decides what
+	 * the guest sees (vhu_front_set_config). The front end's thread.
+	 */
+	void (*config_changed)(void *ctx, struct vhu_front *f);
 };
 
 struct vhu_front {
@@ -68,6 +74,7 @@ struct vhu_front {
 	pthread_t thread;
 	bool thread_running;
 	int stop_efd;
+	int config_efd;               /* the back end's "look at me" eventfd (not owned), or -1 */
 	bool gone;                    /* hung up: reported once */
 	int dead_efd;                 /* wakes the thread when dead-serving queues change */
 	bool dead[VIRTIO_MAX_QUEUES]; /* queue served here with errors (under vdev.lock) */
@@ -84,11 +91,13 @@ struct vhu_front {
  * `config` its initial configuration bytes. Talks to the back end
  * (SET_OWNER, GET_FEATURES, protocol features, queue count) and fails with
  * a line in err if it does not answer or lacks what the device needs.
- * `nqueues` queues (the back end must have at least as many). Then add
+ * `nqueues` queues (the back end must have at least as many). `config_efd`
+ * (or -1): an eventfd the back end writes when its device's state changes
+ * (handed to it out of band); its writes become cb->config_changed. Then add
  * f->vdev.pci to the bus as for any device. -errno.
  */
 int vhu_front_init(struct vhu_front *f, const struct virtio_dev_ops *tmpl, unsigned nqueues, const void *config,
-		   const struct virtio_platform *plat, const struct gm_view *view, int sock,
+		   const struct virtio_platform *plat, const struct gm_view *view, int sock, int config_efd,
 		   const struct vhu_front_ops *cb, void *cb_ctx, char *err, size_t errlen) must_check;
 /* Replace config bytes [off, off+len) and tell the driver (e.g. a link that went down). */
 void vhu_front_set_config(struct vhu_front *f, unsigned off, const void *data, unsigned len);

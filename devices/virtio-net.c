@@ -56,6 +56,7 @@ static void link_lost(struct virtio_net *n, int err)
 	char why[160] = "";
 
 	__atomic_store_n(&n->link_up, false, __ATOMIC_RELEASE);
+	__atomic_store_n(&n->stats->link_down, 1, __ATOMIC_RELAXED);
 	if (__atomic_exchange_n(&n->loss_reported, true, __ATOMIC_ACQ_REL))
 		return;
 	if (n->be->describe_loss)
@@ -180,7 +181,7 @@ static int tx_one(struct virtio_net *n, struct net_pair *p, const struct vq_chai
 		return -EINVAL;
 	}
 	if (c->out_len < NET_HDR_LEN + NET_MIN_FRAME || c->out_len > NET_HDR_LEN + NET_MAX_FRAME) {
-		stat_add(&n->stats.tx_bad, 1);
+		stat_add(&n->stats->tx_bad, 1);
 		rl_log(&n->rl_tx, "transmit queue %u: dropped a frame of %u bytes (header included; %u..%u allowed)",
 		       txq(p->index), c->out_len, NET_HDR_LEN + NET_MIN_FRAME, NET_HDR_LEN + NET_MAX_FRAME);
 		return 1;
@@ -192,7 +193,7 @@ static int tx_one(struct virtio_net *n, struct net_pair *p, const struct vq_chai
 		return 1; /* cannot happen: out_len checked */
 	why = tx_hdr_check(n, &h, flen);
 	if (why) {
-		stat_add(&n->stats.tx_bad, 1);
+		stat_add(&n->stats->tx_bad, 1);
 		rl_log(&n->rl_tx, "transmit queue %u: dropped a frame: %s (flags 0x%x, gso_type 0x%x)", txq(p->index),
 		       why, h.flags, h.gso_type);
 		return 1;
@@ -203,13 +204,13 @@ static int tx_one(struct virtio_net *n, struct net_pair *p, const struct vq_chai
 		nv = iov_take(&cur, flen, v + 1, MAX_TX_IOV);
 	}
 	if (nv < 0) {
-		stat_add(&n->stats.tx_bad, 1);
+		stat_add(&n->stats->tx_bad, 1);
 		rl_log(&n->rl_tx, "transmit queue %u: dropped a frame spread over more than %d buffers", txq(p->index),
 		       MAX_TX_IOV);
 		return 1;
 	}
 	if (!link_up(n)) {
-		stat_add(&n->stats.tx_dropped, 1);
+		stat_add(&n->stats->tx_dropped, 1);
 		return 1;
 	}
 	h.num_buffers = 0;
@@ -220,8 +221,8 @@ static int tx_one(struct virtio_net *n, struct net_pair *p, const struct vq_chai
 		r = n->be->ops->send(n->be, p->index, v + 1, (unsigned)nv);
 	switch (r) {
 	case 0:
-		stat_add(&n->stats.tx_frames, 1);
-		stat_add(&n->stats.tx_bytes, flen);
+		stat_add(&n->stats->tx_frames, 1);
+		stat_add(&n->stats->tx_bytes, flen);
 		return 1;
 	case -EAGAIN:
 		return 0;
@@ -230,7 +231,7 @@ static int tx_one(struct virtio_net *n, struct net_pair *p, const struct vq_chai
 		link_lost(n, r);
 		/* fall through */
 	default:
-		stat_add(&n->stats.tx_dropped, 1);
+		stat_add(&n->stats->tx_dropped, 1);
 		return 1;
 	}
 }
@@ -355,7 +356,7 @@ static int rx_deliver(struct virtio_net *n, struct net_pair *p)
 	while (mrg ? p->held_cap < need : p->held_count == 0) {
 		if (p->held_count == n->vdev.q[rxq(p->index)].size) {
 			/* Every slot of the ring is ours and still too small. */
-			stat_add(&n->stats.rx_dropped, 1);
+			stat_add(&n->stats->rx_dropped, 1);
 			rl_log(&n->rl_rx, "receive queue %u: dropped a frame of %zu bytes: the guest's buffers hold %llu",
 			       rxq(p->index), need, (unsigned long long)p->held_cap);
 			p->stage_len = 0;
@@ -367,7 +368,7 @@ static int rx_deliver(struct virtio_net *n, struct net_pair *p)
 	}
 	if (!mrg) {
 		if (p->held[p->held_head].cap < need) {
-			stat_add(&n->stats.rx_dropped, 1);
+			stat_add(&n->stats->rx_dropped, 1);
 			rl_log(&n->rl_rx, "receive queue %u: dropped a frame of %zu bytes: the guest's buffer holds %u",
 			       rxq(p->index), need, p->held[p->held_head].cap);
 			p->stage_len = 0; /* the buffer stays for a smaller frame */
@@ -392,8 +393,8 @@ static int rx_deliver(struct virtio_net *n, struct net_pair *p)
 		if (r < 0)
 			return r;
 	}
-	stat_add(&n->stats.rx_frames, 1);
-	stat_add(&n->stats.rx_bytes, need - NET_HDR_LEN);
+	stat_add(&n->stats->rx_frames, 1);
+	stat_add(&n->stats->rx_bytes, need - NET_HDR_LEN);
 	p->stage_len = 0;
 	return 1;
 }
@@ -410,7 +411,7 @@ static int rx_fetch(struct virtio_net *n, struct net_pair *p)
 		if (r == -EAGAIN)
 			return 0;
 		if (r == -EMSGSIZE) {
-			stat_add(&n->stats.rx_dropped, 1);
+			stat_add(&n->stats->rx_dropped, 1);
 			continue;
 		}
 		if (r < 0) {
@@ -574,7 +575,7 @@ static int ctrl_process(struct virtio_net *n)
 
 			if (c->nr_in == 0) {
 				/* Nowhere to answer: drop it (the driver waits for it in vain). */
-				stat_add(&n->stats.ctrl_bad, 1);
+				stat_add(&n->stats->ctrl_bad, 1);
 				rl_log(&n->rl_ctrl, "control command %u dropped: no room for its ack", c->head);
 				if (virtio_push(&n->vdev, q, c->head, 0) < 0)
 					return -EINVAL;
@@ -588,11 +589,11 @@ static int ctrl_process(struct virtio_net *n)
 				why = ctrl_cmd(n, hdr[0], hdr[1], &cur);
 			log_debug("virtio-net: control command %u/%u: %s", hdr[0], hdr[1], why ? why : "ok");
 			if (why) {
-				stat_add(&n->stats.ctrl_bad, 1);
+				stat_add(&n->stats->ctrl_bad, 1);
 				rl_log(&n->rl_ctrl, "control command refused: %s", why);
 			} else {
 				ack = VIRTIO_NET_OK;
-				stat_add(&n->stats.ctrl_ok, 1);
+				stat_add(&n->stats->ctrl_ok, 1);
 			}
 			/* The ack is the first writable byte. */
 			(void)iov_scatter(c->iov + c->nr_out, c->nr_in, 0, &ack, 1);
@@ -733,11 +734,19 @@ static int net_start(struct virtio_dev *vd)
 {
 	struct virtio_net *n = vd->priv;
 
-	__atomic_store_n(&n->active_pairs, 1, __ATOMIC_RELEASE);
-	if (n->be->ops->set_pairs && n->be->ops->set_pairs(n->be, 1))
-		log_msg("virtio-net: %s: cannot detach the queues the guest does not use yet", n->be->name);
-	if (set_offloads(n, vd->driver_features & NET_GUEST_OFFLOADS))
-		log_msg("virtio-net: %s: cannot set the receive offloads the guest negotiated", n->be->name);
+	/*
+	 * The first start after DRIVER_OK sets the host side up; a vhost-user
+	 * back end starts the threads again around new kick descriptors, and
+	 * that must not undo what the guest set since (VQ_PAIRS_SET, offloads).
+	 */
+	if (!n->configured) {
+		__atomic_store_n(&n->active_pairs, 1, __ATOMIC_RELEASE);
+		if (n->be->ops->set_pairs && n->be->ops->set_pairs(n->be, 1))
+			log_msg("virtio-net: %s: cannot detach the queues the guest does not use yet", n->be->name);
+		if (set_offloads(n, vd->driver_features & NET_GUEST_OFFLOADS))
+			log_msg("virtio-net: %s: cannot set the receive offloads the guest negotiated", n->be->name);
+		n->configured = true;
+	}
 	for (unsigned i = 0; i < n->pairs; i++) {
 		struct net_pair *p = &n->pair[i];
 
@@ -792,6 +801,7 @@ static void net_reset(struct virtio_dev *vd)
 	}
 	__atomic_store_n(&n->active_pairs, 1, __ATOMIC_RELEASE);
 	(void)set_offloads(n, 0);
+	n->configured = false;
 }
 
 static const struct virtio_dev_ops net_ops_template = {
@@ -799,7 +809,7 @@ static const struct virtio_dev_ops net_ops_template = {
 	.type = VIRTIO_ID_NET,
 	.pci_class = 0x020000, /* network, Ethernet */
 	.queue_size = VIRTIO_NET_QUEUE_SIZE,
-	.config_size = offsetof(struct virtio_net_config, mtu) + sizeof(uint16_t),
+	.config_size = VIRTIO_NET_CONFIG_SIZE,
 	.config_read = net_config_read,
 	.queue_notify = net_queue_notify,
 	.reset = net_reset,
@@ -818,27 +828,47 @@ void virtio_net_default_mac(const char *seed, uint8_t mac[6])
 	mac[0] = (uint8_t)((mac[0] & 0xFC) | 0x02); /* locally administered, unicast */
 }
 
+int virtio_net_describe(const struct net_backend *be, const uint8_t mac[6], struct virtio_dev_ops *ops,
+			struct virtio_net_config *cfg)
+{
+	if (!be || be->pairs == 0 || be->pairs > NET_MAX_PAIRS || (mac[0] & 1) || be->mtu < 68)
+		return -EINVAL;
+	*ops = net_ops_template;
+	ops->nqueues = 2 * be->pairs + 1;
+	/* Without a header in the back end's frames, the device completes checksums itself. */
+	ops->features = NET_BASE_FEATURES | (be->features & NET_OFFLOAD_FEATURES) | (be->vnet_hdr ? 0 : F(VIRTIO_NET_F_CSUM)) |
+			(be->pairs > 1 ? F(VIRTIO_NET_F_MQ) : 0);
+	memset(cfg, 0, sizeof(*cfg));
+	memcpy(cfg->mac, mac, sizeof(cfg->mac));
+	cfg->status = htole16(VIRTIO_NET_S_LINK_UP);
+	cfg->max_virtqueue_pairs = htole16((uint16_t)be->pairs);
+	cfg->mtu = htole16(be->mtu);
+	return 0;
+}
+
+void virtio_net_share_stats(struct virtio_net *n, struct virtio_net_stats *shared)
+{
+	n->stats = shared;
+}
+
 int virtio_net_init(struct virtio_net *n, const struct virtio_platform *plat, const struct gm_view *view,
 		    struct net_backend *be, const uint8_t mac[6])
 {
+	struct virtio_net_config cfg;
 	int err;
 
 	memset(n, 0, sizeof(*n));
+	n->stats = &n->own_stats;
 	for (unsigned i = 0; i < NET_MAX_PAIRS; i++)
 		n->pair[i].wake_efd = -1;
-	if (!be || be->pairs == 0 || be->pairs > NET_MAX_PAIRS || (mac[0] & 1) || be->mtu < 68)
+	if (virtio_net_describe(be, mac, &n->ops, &cfg))
 		return -EINVAL;
 	n->be = be;
 	memcpy(n->mac, mac, sizeof(n->mac));
 	n->pairs = be->pairs;
 	n->active_pairs = 1;
 	n->link_up = true;
-	n->ops = net_ops_template;
 	n->ops.nqueues = 2 * NET_MAX_PAIRS + 1;
-	/* Without a header in the back end's frames, the device completes checksums itself. */
-	n->ops.features = NET_BASE_FEATURES | (be->features & NET_OFFLOAD_FEATURES) |
-			  (be->vnet_hdr ? 0 : F(VIRTIO_NET_F_CSUM)) |
-			  (n->pairs > 1 ? F(VIRTIO_NET_F_MQ) : 0);
 	for (unsigned i = 0; i < n->pairs; i++) {
 		struct net_pair *p = &n->pair[i];
 

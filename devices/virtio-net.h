@@ -58,7 +58,11 @@
 #define VIRTIO_NET_RX_SEGS 24 /* writable segments of one receive buffer we use */
 #define VIRTIO_NET_RX_BATCH 64 /* frames per interrupt at most */
 
-/* Counters (relaxed atomics; read them with __atomic_load_n). */
+/*
+ * Counters (relaxed atomics; read them with __atomic_load_n). In a back-end
+ * process they live in a page the monitor shares (virtio_net_share_stats),
+ * with the link state, for the net-stats event.
+ */
 struct virtio_net_stats {
 	uint64_t tx_frames, tx_bytes;
 	uint64_t tx_bad;      /* malformed header or frame from the guest: dropped */
@@ -67,6 +71,7 @@ struct virtio_net_stats {
 	uint64_t rx_dropped;  /* larger than the guest's buffers, or cut by the back end */
 	uint64_t ctrl_ok;
 	uint64_t ctrl_bad;    /* malformed or not negotiated: answered VIRTIO_NET_ERR */
+	uint64_t link_down;   /* 1 once the back end was lost */
 };
 
 /* A receive buffer taken from the ring and not yet used. */
@@ -116,8 +121,10 @@ struct virtio_net {
 	unsigned active_pairs;          /* atomic: 1 until VQ_PAIRS_SET */
 	bool link_up;                   /* atomic */
 	bool loss_reported;             /* atomic */
+	bool configured;                /* start set the host side up since the last reset (ctl_lock) */
 	struct net_pair pair[NET_MAX_PAIRS];
-	struct virtio_net_stats stats;
+	struct virtio_net_stats *stats; /* &own_stats, or a shared page */
+	struct virtio_net_stats own_stats;
 	struct net_ratelimit rl_tx, rl_rx, rl_ctrl;
 };
 
@@ -128,6 +135,22 @@ struct virtio_net {
 int virtio_net_init(struct virtio_net *n, const struct virtio_platform *plat, const struct gm_view *view,
 		    struct net_backend *be, const uint8_t mac[6]) must_check;
 void virtio_net_destroy(struct virtio_net *n);
+
+/*
+ * What a virtio-net device over `be` with MAC `mac` offers the guest, for
+ * this file and for a vhost-user front end (vmm/devmgr.c) of one served by
+ * a back-end process, so that both offer the same: *ops gets the device's
+ * identity, queue count and features (ops->nqueues: 2 * pairs + 1),
+ * *cfg its configuration (MAC, LINK_UP, max_virtqueue_pairs, MTU).
+ * -EINVAL for a back end or MAC the device cannot have.
+ */
+int virtio_net_describe(const struct net_backend *be, const uint8_t mac[6], struct virtio_dev_ops *ops,
+			struct virtio_net_config *cfg) must_check;
+/* Bytes of the configuration space the device has (through mtu). */
+#define VIRTIO_NET_CONFIG_SIZE (offsetof(struct virtio_net_config, mtu) + sizeof(uint16_t))
+
+/* Count into *shared (zeroed by the caller, e.g. a page the monitor maps too) instead of own_stats. */
+void virtio_net_share_stats(struct virtio_net *n, struct virtio_net_stats *shared);
 
 /* The MAC from `seed` (e.g. "tap:tap0"): locally administered, unicast, stable. */
 void virtio_net_default_mac(const char *seed, uint8_t mac[6]);

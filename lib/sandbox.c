@@ -118,15 +118,15 @@ static int load_seccomp(const struct sandbox_spec *s, char *err, size_t errlen)
 		const struct sandbox_syscall *c =
 			i < sandbox_nbase_syscalls ? &sandbox_base_syscalls[i] : &s->syscalls[i - sandbox_nbase_syscalls];
 
-		if (c->arg0_only) {
-			/* Spelled out: clang's -Wmissing-field-initializers rejects SCMP_A0(). */
-			struct scmp_arg_cmp cmp = {
-				.arg = 0, .op = SCMP_CMP_EQ, .datum_a = c->arg0, .datum_b = 0,
-			};
+		/* Spelled out: clang's -Wmissing-field-initializers rejects SCMP_A0(). */
+		struct scmp_arg_cmp cmp[2];
+		unsigned n = 0;
 
-			r = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, c->nr, 1, &cmp);
-		} else
-			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, c->nr, 0);
+		if (c->arg0_only)
+			cmp[n++] = (struct scmp_arg_cmp){ .arg = 0, .op = SCMP_CMP_EQ, .datum_a = c->arg0, .datum_b = 0 };
+		if (c->arg1_only)
+			cmp[n++] = (struct scmp_arg_cmp){ .arg = 1, .op = SCMP_CMP_EQ, .datum_a = c->arg1, .datum_b = 0 };
+		r = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, c->nr, n, n ? cmp : NULL);
 	}
 	if (!r)
 		r = seccomp_load(ctx);

@@ -29,6 +29,8 @@ struct sandbox_syscall {
 	const char *why;  /* one comment per allowed call */
 	bool arg0_only;   /* allowed only with its first argument equal to arg0 */
 	unsigned long arg0;
+	bool arg1_only;   /* allowed only with its second argument equal to arg1 (an ioctl's request) */
+	unsigned long arg1;
 };
 
 struct sandbox_spec {

@@ -13,11 +13,16 @@
  * The only guest memory it can touch is what the front end's memory table
  * maps (vmm: the device's aperture). It opens what it needs, then enters
  * its sandbox (lib/sandbox.h): a private mount namespace rooted at the share
- * (fs) or an empty directory (rng), no network, capabilities dropped, a
- * seccomp allowlist. It exits when the front end hangs up.
+ * (fs) or an empty directory (rng, net), no network, capabilities dropped, a
+ * seccomp allowlist. It exits when the front end hangs up. net opens
+ * nothing: vmm hands it passt's socket or the tap's queues, an eventfd and
+ * a counter page (--extra-fds).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <sys/ioctl.h>
+#include <linux/if_tun.h>
 #include <sched.h>
 #include <linux/capability.h>
 #include <seccomp.h>
@@ -26,12 +31,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include "build/config.h"
 #include "devices/vhost-user-backend.h"
 #include "devices/virtio-fs.h"
+#include "devices/virtio-net.h"
 #include "devices/virtio-rng.h"
 #include "lib/log.h"
 #include "lib/sandbox.h"
@@ -40,6 +47,14 @@
 
 static const struct sandbox_syscall rng_syscalls[] = {
 	{ .nr = SCMP_SYS(getrandom), .why = "the entropy the device hands out" },
+};
+
+static const struct sandbox_syscall net_syscalls[] = {
+	{ .nr = SCMP_SYS(sendto), .why = "the rest of a frame passt's socket took only partly (send)" },
+	{ .nr = SCMP_SYS(ioctl), .arg1_only = true, .arg1 = TUNSETOFFLOAD,
+	  .why = "tap: the receive offloads the guest negotiated (TUNSETOFFLOAD only)" },
+	{ .nr = SCMP_SYS(ioctl), .arg1_only = true, .arg1 = TUNSETQUEUE,
+	  .why = "tap: attach and detach queues as the guest sets its queue pairs (TUNSETQUEUE only)" },
 };
 
 static const struct sandbox_syscall fs_syscalls[] = {
@@ -114,7 +129,7 @@ static const int fs_caps[] = {
 };
 
 static const char usage[] =
-	"Usage: aperture-backend rng|fs (--fd N | --socket-path PATH) [OPTIONS]\n"
+	"Usage: aperture-backend rng|fs|net (--fd N | --socket-path PATH) [OPTIONS]\n"
 	"Serve one virtio device over vhost-user in a sandboxed process.\n"
 	"\n"
 	"  --fd N              a connected vhost-user socket (how vmm starts us)\n"
@@ -124,6 +139,14 @@ static const char usage[] =
 	"  --queues N          fs: request queues (default 1)\n"
 	"  --share-options OPTS  fs: ro, cache=auto|always|never, writeback, xattr,\n"
 	"                      uidmap=GUEST:HOST:COUNT, gidmap=GUEST:HOST:COUNT (comma-separated)\n"
+	"  --extra-fds N,...   descriptors inherited for the device (net: an eventfd to write\n"
+	"                      on a lost link, the counter page, then passt's socket or one\n"
+	"                      tap descriptor per queue pair)\n"
+	"  --net-kind passt|tap  net: what the descriptors are\n"
+	"  --name NAME         net: the back end's name (the tap's interface), for messages\n"
+	"  --pairs N           net: queue pairs (tap; passt has one)\n"
+	"  --mtu N             net: the MTU the guest is told\n"
+	"  --mac MAC           net: the guest's MAC address\n"
 	"  --sandbox on|off    enter the sandbox (default on)\n"
 	"  --help, --version\n";
 
@@ -133,7 +156,46 @@ struct opts {
 	int fd;
 	unsigned queues;
 	bool sandbox;
+	int extra[2 + NET_MAX_PAIRS];
+	unsigned nextra;
+	const char *net_kind, *net_name;
+	unsigned pairs, mtu;
+	uint8_t mac[6];
+	bool mac_set;
 };
+
+/* "4,5,6": inherited descriptors, each open, none twice, none of stdio or the socket. */
+static int parse_fds(const char *v, struct opts *o)
+{
+	char buf[64], *save = NULL;
+
+	if (strlen(v) >= sizeof(buf))
+		return -1;
+	strcpy(buf, v);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		uint64_t n;
+
+		if (o->nextra == ARRAY_SIZE(o->extra) || parse_uint(t, 4, 1 << 20, &n) || fcntl((int)n, F_GETFD) < 0)
+			return -1;
+		for (unsigned i = 0; i < o->nextra; i++)
+			if (o->extra[i] == (int)n)
+				return -1;
+		o->extra[o->nextra++] = (int)n;
+	}
+	return o->nextra ? 0 : -1;
+}
+
+static int parse_mac(const char *v, uint8_t mac[6])
+{
+	unsigned b[6];
+	char end;
+
+	if (sscanf(v, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &end) != 6)
+		return -1;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	return mac[0] & 1 ? -1 : 0; /* unicast only */
+}
 
 static int parse(int argc, char **argv, struct opts *o)
 {
@@ -142,12 +204,16 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "shared-dir", required_argument, NULL, 'd' }, { "tag", required_argument, NULL, 't' },
 		{ "queues", required_argument, NULL, 'q' }, { "sandbox", required_argument, NULL, 'x' },
 		{ "share-options", required_argument, NULL, 'o' },
+		{ "extra-fds", required_argument, NULL, 'e' }, { "net-kind", required_argument, NULL, 'k' },
+		{ "name", required_argument, NULL, 'n' }, { "pairs", required_argument, NULL, 'p' },
+		{ "mtu", required_argument, NULL, 'm' }, { "mac", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'v' }, { NULL, 0, NULL, 0 },
 	};
 	uint64_t v;
 	int c;
 
-	*o = (struct opts){ .fd = -1, .queues = 1, .sandbox = true, .tag = "share" };
+	*o = (struct opts){ .fd = -1, .queues = 1, .sandbox = true, .tag = "share", .pairs = 1, .mtu = 1500,
+			    .net_name = "net" };
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
@@ -169,6 +235,36 @@ static int parse(int argc, char **argv, struct opts *o)
 			if (fuse_options_parse(optarg, &o->fopt))
 				return fprintf(stderr, "aperture-backend: --share-options %s: not understood\n", optarg), -1;
 			break;
+		case 'e':
+			if (parse_fds(optarg, o))
+				return fprintf(stderr, "aperture-backend: --extra-fds %s: open descriptors from 4, "
+					       "at most %zu\n", optarg, ARRAY_SIZE(o->extra)), -1;
+			break;
+		case 'k':
+			if (strcmp(optarg, "passt") && strcmp(optarg, "tap"))
+				return fprintf(stderr, "aperture-backend: --net-kind %s: passt or tap\n", optarg), -1;
+			o->net_kind = optarg;
+			break;
+		case 'n':
+			if (!*optarg || strlen(optarg) >= 16)
+				return fprintf(stderr, "aperture-backend: --name %s: 1 to 15 characters\n", optarg), -1;
+			o->net_name = optarg;
+			break;
+		case 'p':
+			if (parse_uint(optarg, 1, NET_MAX_PAIRS, &v))
+				return fprintf(stderr, "aperture-backend: --pairs %s: 1 to %u\n", optarg, NET_MAX_PAIRS), -1;
+			o->pairs = (unsigned)v;
+			break;
+		case 'm':
+			if (parse_uint(optarg, 68, 65535, &v))
+				return fprintf(stderr, "aperture-backend: --mtu %s: 68 to 65535\n", optarg), -1;
+			o->mtu = (unsigned)v;
+			break;
+		case 'a':
+			if (parse_mac(optarg, o->mac))
+				return fprintf(stderr, "aperture-backend: --mac %s: a unicast xx:xx:xx:xx:xx:xx\n", optarg), -1;
+			o->mac_set = true;
+			break;
 		case 'x':
 			if (strcmp(optarg, "on") && strcmp(optarg, "off"))
 				return fprintf(stderr, "aperture-backend: --sandbox %s: on or off\n", optarg), -1;
@@ -180,13 +276,27 @@ static int parse(int argc, char **argv, struct opts *o)
 			return fprintf(stderr, "aperture-backend: bad option '%s' (see --help)\n", argv[optind - 1]), -1;
 		}
 	}
-	if (optind + 1 != argc || (strcmp(argv[optind], "rng") && strcmp(argv[optind], "fs")))
-		return fprintf(stderr, "aperture-backend: say which device: rng or fs (see --help)\n"), -1;
+	if (optind + 1 != argc || (strcmp(argv[optind], "rng") && strcmp(argv[optind], "fs") && strcmp(argv[optind], "net")))
+		return fprintf(stderr, "aperture-backend: say which device: rng, fs or net (see --help)\n"), -1;
 	o->kind = argv[optind];
 	if ((o->fd < 0) == !o->socket_path)
 		return fprintf(stderr, "aperture-backend: give exactly one of --fd and --socket-path\n"), -1;
 	if (!strcmp(o->kind, "fs") && !o->dir)
 		return fprintf(stderr, "aperture-backend: fs needs --shared-dir\n"), -1;
+	if (!strcmp(o->kind, "net")) {
+		unsigned want;
+
+		if (!o->net_kind || !o->mac_set)
+			return fprintf(stderr, "aperture-backend: net needs --net-kind and --mac\n"), -1;
+		if (!strcmp(o->net_kind, "passt") && o->pairs != 1)
+			return fprintf(stderr, "aperture-backend: passt has one queue pair\n"), -1;
+		want = 2 + o->pairs;
+		if (o->nextra != want)
+			return fprintf(stderr, "aperture-backend: net with %u queue pairs needs %u --extra-fds\n", o->pairs,
+				       want), -1;
+	} else if (o->nextra) {
+		return fprintf(stderr, "aperture-backend: --extra-fds is for net\n"), -1;
+	}
 	return 0;
 }
 
@@ -258,11 +368,45 @@ static const char *hook_for(const char *kind, const char *tag)
 	return NULL;
 }
 
+/*
+ * net: the host side from the inherited descriptors (see --help), the
+ * counters in the shared page. On success *be is the back end, *stats the
+ * page, *cfg_fd the eventfd for vub_set_config_fd.
+ */
+static int net_open(const struct opts *o, struct net_backend **be, struct virtio_net_stats **stats, int *cfg_fd)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	struct stat st;
+	void *p;
+	int r;
+
+	if (fstat(o->extra[1], &st) < 0 || (uint64_t)st.st_size < sizeof(**stats) || page < (long)sizeof(**stats))
+		return -EINVAL;
+	p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_SHARED, o->extra[1], 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	close(o->extra[1]);
+	*stats = p;
+	if (!strcmp(o->net_kind, "passt"))
+		r = net_passt_create(o->extra[2], (uint16_t)o->mtu, be);
+	else
+		r = net_tap_from_fds(o->extra + 2, o->pairs, o->net_name, (uint16_t)o->mtu, be);
+	if (r)
+		return r;
+	snprintf((*be)->name, sizeof((*be)->name), "%s", o->net_name);
+	*cfg_fd = o->extra[0];
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct vub b;
 	static struct virtio_rng rng;
 	static struct virtio_fs fs;
+	static struct virtio_net net;
+	struct net_backend *nbe = NULL;
+	struct virtio_net_stats *nstats = NULL;
+	int cfg_fd = -1;
 	struct gm_view view;
 	struct virtio_dev *vd;
 	struct opts o;
@@ -272,8 +416,9 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (parse(argc, argv, &o))
 		return EXIT_USAGE;
-	snprintf(name, sizeof(name), "%s back end%s%s", !strcmp(o.kind, "fs") ? "virtio-fs" : "virtio-rng",
-		 !strcmp(o.kind, "fs") ? " " : "", !strcmp(o.kind, "fs") ? o.tag : "");
+	snprintf(name, sizeof(name), "%s back end%s%s",
+		 !strcmp(o.kind, "fs") ? "virtio-fs" : !strcmp(o.kind, "net") ? "virtio-net" : "virtio-rng",
+		 !strcmp(o.kind, "rng") ? "" : " ", !strcmp(o.kind, "fs") ? o.tag : !strcmp(o.kind, "net") ? o.net_name : "");
 	if (!strcmp(o.kind, "fs")) {
 		struct stat st;
 
@@ -290,6 +435,15 @@ int main(int argc, char **argv)
 	if (!strcmp(o.kind, "fs")) {
 		r = virtio_fs_init(&fs, vub_platform(&b), &view, o.tag, o.dir, o.queues, &o.fopt);
 		vd = &fs.vdev;
+	} else if (!strcmp(o.kind, "net")) {
+		r = net_open(&o, &nbe, &nstats, &cfg_fd);
+		if (!r)
+			r = virtio_net_init(&net, vub_platform(&b), &view, nbe, o.mac);
+		if (!r) {
+			virtio_net_share_stats(&net, nstats);
+			vub_set_config_fd(&b, cfg_fd);
+		}
+		vd = &net.vdev;
 	} else {
 		r = virtio_rng_init(&rng, vub_platform(&b), &view);
 		vd = &rng.vdev;
@@ -313,8 +467,14 @@ int main(int argc, char **argv)
 			.name = name, .syscalls = rng_syscalls, .nsyscalls = ARRAY_SIZE(rng_syscalls), .max_files = 64,
 			.log_only = log_only,
 		};
+		/* No capabilities, an empty root: it only uses the descriptors it inherited. */
+		const struct sandbox_spec net_spec = {
+			.name = name, .syscalls = net_syscalls, .nsyscalls = ARRAY_SIZE(net_syscalls), .max_files = 64,
+			.log_only = log_only,
+		};
 
-		r = sandbox_enter(!strcmp(o.kind, "fs") ? &fs_spec : &rng_spec, err, sizeof(err));
+		r = sandbox_enter(!strcmp(o.kind, "fs") ? &fs_spec : !strcmp(o.kind, "net") ? &net_spec : &rng_spec, err,
+				  sizeof(err));
 		if (r) {
 			log_msg("%s: sandbox: %s", name, err);
 			return 1;
@@ -323,10 +483,14 @@ int main(int argc, char **argv)
 	r = vub_serve(&b);
 	if (r)
 		log_errno(r, "%s: vhost-user", name);
-	if (!strcmp(o.kind, "fs"))
+	if (!strcmp(o.kind, "fs")) {
 		virtio_fs_destroy(&fs);
-	else
+	} else if (!strcmp(o.kind, "net")) {
+		virtio_net_destroy(&net);
+		net_backend_destroy(nbe);
+	} else {
 		virtio_rng_destroy(&rng);
+	}
 	vub_destroy(&b);
 	return r ? 1 : 0;
 }

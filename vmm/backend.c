@@ -2,6 +2,7 @@
 #include "vmm/backend.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <spawn.h>
@@ -42,7 +43,15 @@ const char *backend_path(char *err, size_t errlen)
 
 int backend_spawn(struct backend *b, const char *const *args, int *sock, char *err, size_t errlen)
 {
-	const char *argv[BACKEND_MAX_ARGS + 4];
+	return backend_spawn_fds(b, args, NULL, 0, sock, err, errlen);
+}
+
+int backend_spawn_fds(struct backend *b, const char *const *args, const int *fds, unsigned nfds, int *sock,
+		      char *err, size_t errlen)
+{
+	const char *argv[BACKEND_MAX_ARGS + 6];
+	char extra[BACKEND_MAX_EXTRA_FDS * 4 + 1] = "";
+	int high[BACKEND_MAX_EXTRA_FDS];
 	const char *path = backend_path(err, errlen);
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -52,6 +61,9 @@ int backend_spawn(struct backend *b, const char *const *args, int *sock, char *e
 	memset(b, 0, sizeof(*b));
 	if (!path)
 		return -ENOENT;
+	if (nfds > BACKEND_MAX_EXTRA_FDS)
+		return err_set(err, errlen, -E2BIG, "%u descriptors for a back end (at most %d)", nfds,
+			       BACKEND_MAX_EXTRA_FDS);
 	argv[n++] = "aperture-backend";
 	for (unsigned i = 0; args[i]; i++) {
 		if (n == BACKEND_MAX_ARGS)
@@ -60,14 +72,41 @@ int backend_spawn(struct backend *b, const char *const *args, int *sock, char *e
 	}
 	argv[n++] = "--fd";
 	argv[n++] = "3";
+	if (nfds) {
+		for (unsigned i = 0; i < nfds; i++)
+			snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), "%s%d", i ? "," : "",
+				 BACKEND_EXTRA_FD + (int)i);
+		argv[n++] = "--extra-fds";
+		argv[n++] = extra;
+	}
 	argv[n] = NULL;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-		return err_set(err, errlen, -errno, "socketpair: %s", strerror(errno));
+	/*
+	 * Copies of the descriptors above every target number, so that no
+	 * dup2 in the child overwrites a descriptor a later one still needs.
+	 */
+	for (unsigned i = 0; i < nfds; i++) {
+		high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, BACKEND_EXTRA_FD + BACKEND_MAX_EXTRA_FDS);
+		if (high[i] < 0) {
+			r = -errno;
+			while (i--)
+				close(high[i]);
+			return err_set(err, errlen, r, "handing descriptor %d to the back end: %s", fds[i],
+				       strerror(-r));
+		}
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		r = -errno;
+		for (unsigned i = 0; i < nfds; i++)
+			close(high[i]);
+		return err_set(err, errlen, r, "socketpair: %s", strerror(-r));
+	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&at);
-	/* The child keeps stdin/out/err and its socket at 3; nothing else of ours. */
+	/* The child keeps stdin/out/err, its socket at 3 and the extra descriptors; nothing else of ours. */
 	posix_spawn_file_actions_adddup2(&fa, sv[1], BACKEND_FD);
-	posix_spawn_file_actions_addclosefrom_np(&fa, BACKEND_FD + 1);
+	for (unsigned i = 0; i < nfds; i++)
+		posix_spawn_file_actions_adddup2(&fa, high[i], BACKEND_EXTRA_FD + (int)i);
+	posix_spawn_file_actions_addclosefrom_np(&fa, BACKEND_EXTRA_FD + (int)nfds);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 	posix_spawnattr_setpgroup(&at, 0);
 	{
@@ -82,6 +121,8 @@ int backend_spawn(struct backend *b, const char *const *args, int *sock, char *e
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	close(sv[1]);
+	for (unsigned i = 0; i < nfds; i++)
+		close(high[i]);
 	if (r) {
 		close(sv[0]);
 		b->pid = 0;

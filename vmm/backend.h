@@ -17,6 +17,8 @@
 
 #define BACKEND_MAX_ARGS 16
 #define BACKEND_FD 3 /* the vhost-user socket in the child */
+#define BACKEND_EXTRA_FD 4 /* the first descriptor handed over with backend_spawn_fds() */
+#define BACKEND_MAX_EXTRA_FDS 8
 
 struct backend {
 	pid_t pid;        /* 0: none */
@@ -32,6 +34,14 @@ const char *backend_path(char *err, size_t errlen);
  * -errno with one line in err.
  */
 int backend_spawn(struct backend *b, const char *const *args, int *sock, char *err, size_t errlen) must_check;
+/*
+ * The same, handing the child `nfds` descriptors of ours (a device's host
+ * side: passt's socket, a tap's queues) as BACKEND_EXTRA_FD, +1, ... with
+ * `--extra-fds 4,5,...` telling it which. The child gets nothing else of
+ * ours: stdin/out/err, its socket at 3, these.
+ */
+int backend_spawn_fds(struct backend *b, const char *const *args, const int *fds, unsigned nfds, int *sock,
+		      char *err, size_t errlen) must_check;
 
 /*
  * Collect the exit status, waiting up to wait_ms (the process may still be

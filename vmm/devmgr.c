@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <linux/fuse.h>
 #include <linux/virtio_fs.h>
@@ -202,10 +203,25 @@ static uint32_t fs_fail_chain(void *ctx, unsigned q, const struct vq_chain *c)
 static const struct vhu_front_ops front_ops = { .gone = backend_gone };
 static const struct vhu_front_ops fs_front_ops = { .gone = backend_gone, .fail_chain = fs_fail_chain };
 
+/*
+ * What a device adds to the common way into a back-end process: descriptors
+ * the process inherits, and its own front end (a larger struct with the
+ * vhu_front first, freed by the manager), callbacks, destroy and report.
+ */
+struct iso_extra {
+	const int *fds;
+	unsigned nfds;
+	struct vhu_front *front;            /* NULL: a plain one */
+	int config_efd;                     /* for vhu_front_init, or -1 */
+	const struct vhu_front_ops *ops;    /* NULL: front_ops */
+	void (*destroy)(struct dm_dev *d);  /* NULL: front_destroy */
+	void (*report)(struct dm_dev *d);
+};
+
 /* Connect the guest-visible device to a back end on `sock` (ours now); `be` may be an empty (external) one. */
 static int add_front(struct devmgr *dm, struct dm_dev *d, const struct virtio_dev_ops *tmpl, unsigned nq,
-		     const void *config, const struct gm_view *view, int sock, const char *detail, char *err,
-		     size_t errlen);
+		     const void *config, const struct gm_view *view, int sock, const char *detail,
+		     const struct iso_extra *x, char *err, size_t errlen);
 
 static void front_destroy(struct dm_dev *d)
 {
@@ -214,10 +230,12 @@ static void front_destroy(struct dm_dev *d)
 }
 
 static int add_front(struct devmgr *dm, struct dm_dev *d, const struct virtio_dev_ops *tmpl, unsigned nq,
-		     const void *config, const struct gm_view *view, int sock, const char *detail, char *err,
-		     size_t errlen)
+		     const void *config, const struct gm_view *view, int sock, const char *detail,
+		     const struct iso_extra *x, char *err, size_t errlen)
 {
-	struct vhu_front *f = calloc(1, sizeof(*f));
+	struct vhu_front *f = x && x->front ? x->front : calloc(1, sizeof(*f));
+	const struct vhu_front_ops *ops = x && x->ops ? x->ops
+					 : !strcmp(d->kind, "virtio-fs") ? &fs_front_ops : &front_ops;
 	int r;
 
 	if (!f) {
@@ -226,9 +244,9 @@ static int add_front(struct devmgr *dm, struct dm_dev *d, const struct virtio_de
 	}
 	d->obj = f;
 	d->vd = &f->vdev;
-	d->destroy = front_destroy;
-	r = vhu_front_init(f, tmpl, nq, config, &dm->plat, view, sock,
-			   !strcmp(d->kind, "virtio-fs") ? &fs_front_ops : &front_ops, d, err, errlen);
+	d->destroy = x && x->destroy ? x->destroy : front_destroy;
+	d->report = x ? x->report : NULL;
+	r = vhu_front_init(f, tmpl, nq, config, &dm->plat, view, sock, x ? x->config_efd : -1, ops, d, err, errlen);
 	if (!r) {
 		r = add_device(dm, d, detail);
 		if (r < 0)
@@ -236,7 +254,8 @@ static int add_front(struct devmgr *dm, struct dm_dev *d, const struct virtio_de
 	}
 	if (r < 0) {
 		vhu_front_destroy(f);
-		free(f);
+		if (!(x && x->front))
+			free(f);
 		d->obj = NULL;
 	}
 	return r;
@@ -249,7 +268,8 @@ static int add_front(struct devmgr *dm, struct dm_dev *d, const struct virtio_de
  * hand it only `view`, and let its death turn into NEEDS_RESET.
  */
 static int add_isolated(struct devmgr *dm, const char *kind, const struct virtio_dev_ops *tmpl, unsigned nq,
-			const void *config, const struct gm_view *view, const char *const *args, const char *detail)
+			const void *config, const struct gm_view *view, const char *const *args, const char *detail,
+			const struct iso_extra *x)
 {
 	struct dm_dev *d = calloc(1, sizeof(*d));
 	char err[256];
@@ -258,9 +278,9 @@ static int add_isolated(struct devmgr *dm, const char *kind, const struct virtio
 	if (!d)
 		return -ENOMEM;
 	d->kind = kind;
-	r = backend_spawn(&d->be, args, &sock, err, sizeof(err));
+	r = backend_spawn_fds(&d->be, args, x ? x->fds : NULL, x ? x->nfds : 0, &sock, err, sizeof(err));
 	if (!r)
-		r = add_front(dm, d, tmpl, nq, config, view, sock, detail, err, sizeof(err));
+		r = add_front(dm, d, tmpl, nq, config, view, sock, detail, x, err, sizeof(err));
 	if (r < 0) {
 		log_msg("%s: %s", kind, err);
 		backend_stop(&d->be, 1000);
@@ -307,7 +327,7 @@ int devmgr_add_fs_external(struct devmgr *dm, const struct gm_view *view, const 
 	fs_config(&c, tag, 1);
 	t.nqueues = 2;
 	snprintf(detail, sizeof(detail), "tag=%s queues=1 vhost-user=%s", tag, path);
-	r = add_front(dm, d, &t, 2, &c, view, sock, detail, err, sizeof(err));
+	r = add_front(dm, d, &t, 2, &c, view, sock, detail, NULL, err, sizeof(err));
 	if (r < 0) {
 		log_msg("--vhost-user-fs %s: %s", path, err);
 		free(d);
@@ -328,7 +348,7 @@ int devmgr_add_rng(struct devmgr *dm, const struct gm_view *view)
 	int r = -ENOMEM;
 
 	if (dm->isolate)
-		return add_isolated(dm, "virtio-rng", virtio_rng_ops(), 1, NULL, view, args, "");
+		return add_isolated(dm, "virtio-rng", virtio_rng_ops(), 1, NULL, view, args, "", NULL);
 	d = calloc(1, sizeof(*d));
 	rng = calloc(1, sizeof(*rng));
 	if (!d || !rng || (r = virtio_rng_init(rng, &dm->plat, view))) {
@@ -372,7 +392,7 @@ int devmgr_add_fs(struct devmgr *dm, const struct gm_view *view, const char *tag
 		fs_config(&c, tag, nqueues);
 		snprintf(q, sizeof(q), "%u", nqueues);
 		t.nqueues = 1 + nqueues;
-		return add_isolated(dm, "virtio-fs", &t, 1 + nqueues, &c, view, args, detail);
+		return add_isolated(dm, "virtio-fs", &t, 1 + nqueues, &c, view, args, detail, NULL);
 	}
 	d = calloc(1, sizeof(*d));
 	fs = calloc(1, sizeof(*fs));
@@ -402,20 +422,146 @@ static void net_destroy(struct dm_dev *d)
 	virtio_net_destroy(d->obj);
 }
 
-static void report_net(struct dm_dev *d)
+/* The net-stats event from counters and the link state as the guest sees it. */
+static void emit_net_stats(unsigned slot, bool link_up, const struct virtio_net_stats *s)
 {
-	const struct virtio_net *n = d->obj;
-	const struct virtio_net_stats *s = &n->stats;
-
 #define LD(x) (unsigned long long)__atomic_load_n(&s->x, __ATOMIC_RELAXED)
 	events_emit("net-stats",
 		    "\"device\":\"virtio-net\",\"slot\":%u,\"link_up\":%s,\"tx_frames\":%llu,\"tx_bytes\":%llu,"
 		    "\"tx_bad\":%llu,\"tx_dropped\":%llu,\"rx_frames\":%llu,\"rx_bytes\":%llu,\"rx_dropped\":%llu,"
 		    "\"ctrl_ok\":%llu,\"ctrl_bad\":%llu",
-		    d->slot, __atomic_load_n(&n->link_up, __ATOMIC_ACQUIRE) ? "true" : "false", LD(tx_frames),
-		    LD(tx_bytes), LD(tx_bad), LD(tx_dropped), LD(rx_frames), LD(rx_bytes), LD(rx_dropped), LD(ctrl_ok),
-		    LD(ctrl_bad));
+		    slot, link_up ? "true" : "false", LD(tx_frames), LD(tx_bytes), LD(tx_bad), LD(tx_dropped),
+		    LD(rx_frames), LD(rx_bytes), LD(rx_dropped), LD(ctrl_ok), LD(ctrl_bad));
 #undef LD
+}
+
+static void report_net(struct dm_dev *d)
+{
+	const struct virtio_net *n = d->obj;
+
+	emit_net_stats(d->slot, __atomic_load_n(&n->link_up, __ATOMIC_ACQUIRE), n->stats);
+}
+
+/*
+ * virtio-net in a back-end process. The back end inherits, as
+ * --extra-fds in this order: an eventfd it writes when its device's state
+ * changes (config_efd), a page it counts in (stats: struct
+ * virtio_net_stats, shared), then the host side of the NIC (passt's
+ * socket, or one tap descriptor per queue pair). The page is the back
+ * end's to write: its numbers are only reported (net-stats), and of its
+ * link flag we take one thing, a lost link, once.
+ */
+struct net_front {
+	struct vhu_front front;             /* first: the manager frees the struct through d->obj */
+	struct net_backend *be;             /* the monitor's own (describe_loss: how passt ended) */
+	struct virtio_net_stats *stats;     /* shared with the back end */
+	size_t stats_len;
+	int config_efd, stats_fd;
+	bool link_down;                     /* the front end told the guest (front thread only) */
+};
+
+/* The back end wrote config_efd: if it lost its link, the guest sees LINK_UP go (once). Front thread. */
+static void net_config_changed(void *ctx, struct vhu_front *f)
+{
+	struct dm_dev *d = ctx;
+	struct net_front *nf = (struct net_front *)f;
+	uint16_t status = 0;
+	char why[160] = "";
+
+	if (__atomic_load_n(&nf->link_down, __ATOMIC_ACQUIRE) ||
+	    !__atomic_load_n(&nf->stats->link_down, __ATOMIC_RELAXED))
+		return;
+	__atomic_store_n(&nf->link_down, true, __ATOMIC_RELEASE);
+	if (nf->be->describe_loss)
+		nf->be->describe_loss(nf->be->loss_ctx, why, sizeof(why));
+	log_msg("virtio-net (slot %u): %s back end lost (%s); link down, the VM keeps running", d->slot,
+		nf->be->kind, why[0] ? why : "its back end process says so");
+	vhu_front_set_config(f, offsetof(struct virtio_net_config, status), &status, sizeof(status));
+}
+
+/* The back end process died: the NIC has no host side any more; the guest sees the link go too. */
+static void net_backend_gone(void *ctx, struct vhu_front *f, const char *why)
+{
+	uint16_t status = 0;
+
+	backend_gone(ctx, f, why);
+	__atomic_store_n(&((struct net_front *)f)->link_down, true, __ATOMIC_RELEASE);
+	vhu_front_set_config(f, offsetof(struct virtio_net_config, status), &status, sizeof(status));
+}
+
+static void net_front_destroy(struct dm_dev *d)
+{
+	struct net_front *nf = d->obj;
+
+	front_destroy(d);
+	if (nf->stats)
+		munmap(nf->stats, nf->stats_len);
+	if (nf->config_efd >= 0)
+		close(nf->config_efd);
+	if (nf->stats_fd >= 0)
+		close(nf->stats_fd);
+	nf->stats = NULL;
+	nf->config_efd = nf->stats_fd = -1;
+}
+
+static void report_net_front(struct dm_dev *d)
+{
+	const struct net_front *nf = d->obj;
+
+	emit_net_stats(d->slot, !__atomic_load_n(&nf->link_down, __ATOMIC_ACQUIRE), nf->stats);
+}
+
+static const struct vhu_front_ops net_front_ops = { .gone = net_backend_gone, .config_changed = net_config_changed };
+
+static int add_net_isolated(struct devmgr *dm, const struct gm_view *view, struct net_backend *be,
+			    const uint8_t mac[6], const char *detail)
+{
+	struct virtio_dev_ops t;
+	struct virtio_net_config c;
+	struct net_front *nf;
+	int fds[2 + NET_MAX_PAIRS], r;
+	char pairs[8], mtu[8], macs[24];
+	const char *args[] = { "net", "--net-kind", be->kind, "--name", be->name, "--pairs", pairs, "--mtu", mtu,
+			       "--mac", macs, NULL };
+
+	if (virtio_net_describe(be, mac, &t, &c) || (strcmp(be->kind, "passt") && strcmp(be->kind, "tap")))
+		return -EINVAL;
+	nf = calloc(1, sizeof(*nf));
+	if (!nf)
+		return -ENOMEM;
+	nf->be = be;
+	nf->stats_len = (size_t)sysconf(_SC_PAGESIZE);
+	nf->config_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	nf->stats_fd = memfd_create("aperture-net-stats", MFD_CLOEXEC);
+	if (nf->config_efd < 0 || nf->stats_fd < 0 || ftruncate(nf->stats_fd, (off_t)nf->stats_len) < 0 ||
+	    (nf->stats = mmap(NULL, nf->stats_len, PROT_READ, MAP_SHARED, nf->stats_fd, 0)) == MAP_FAILED) {
+		r = -errno;
+		log_errno(r, "virtio-net: the back end's event descriptor and counter page");
+		nf->stats = NULL;
+		goto fail;
+	}
+	fds[0] = nf->config_efd;
+	fds[1] = nf->stats_fd;
+	for (unsigned i = 0; i < be->pairs; i++)
+		fds[2 + i] = be->ops->fd(be, i);
+	snprintf(pairs, sizeof(pairs), "%u", be->pairs);
+	snprintf(mtu, sizeof(mtu), "%u", be->mtu);
+	snprintf(macs, sizeof(macs), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	r = add_isolated(dm, "virtio-net", &t, t.nqueues, &c, view, args, detail,
+			 &(struct iso_extra){ .fds = fds, .nfds = 2 + be->pairs, .front = &nf->front,
+					      .config_efd = nf->config_efd, .ops = &net_front_ops,
+					      .destroy = net_front_destroy, .report = report_net_front });
+	if (r >= 0)
+		return r;
+fail:
+	if (nf->stats)
+		munmap(nf->stats, nf->stats_len);
+	if (nf->config_efd >= 0)
+		close(nf->config_efd);
+	if (nf->stats_fd >= 0)
+		close(nf->stats_fd);
+	free(nf);
+	return r;
 }
 
 int devmgr_add_net(struct devmgr *dm, const struct gm_view *view, struct net_backend *be, const uint8_t mac[6])
@@ -428,6 +574,11 @@ int devmgr_add_net(struct devmgr *dm, const struct gm_view *view, struct net_bac
 	for (unsigned i = 0; i < dm->ndev; i++)
 		if (!strcmp(dm->dev[i]->kind, "virtio-net"))
 			return -EEXIST;
+	/* be->kind and be->name come from the command line (cli.c checks interface names). */
+	snprintf(detail, sizeof(detail), "backend=%s name=%s queue_pairs=%u mtu=%u mac=%02x:%02x:%02x:%02x:%02x:%02x",
+		 be->kind, be->name, be->pairs, be->mtu, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	if (dm->isolate)
+		return add_net_isolated(dm, view, be, mac, detail);
 	d = calloc(1, sizeof(*d));
 	n = calloc(1, sizeof(*n));
 	if (!d || !n) {
@@ -441,9 +592,6 @@ int devmgr_add_net(struct devmgr *dm, const struct gm_view *view, struct net_bac
 		free(d);
 		return r;
 	}
-	/* be->kind and be->name come from the command line (cli.c checks interface names). */
-	snprintf(detail, sizeof(detail), "backend=%s name=%s queue_pairs=%u mtu=%u mac=%02x:%02x:%02x:%02x:%02x:%02x",
-		 be->kind, be->name, be->pairs, be->mtu, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
 	*d = (struct dm_dev){ .kind = "virtio-net", .obj = n, .vd = &n->vdev, .destroy = net_destroy,
 			      .report = report_net };
 	r = add_device(dm, d, detail);

@@ -10,7 +10,8 @@
  * (devices/vhost-user-frontend.h). add_isolated() in devmgr.c is the one
  * place that starts such a process and ties its death to NEEDS_RESET.
  * virtio-vsock (the init channel, present from boot, no aperture) always
- * stays in the monitor.
+ * stays in the monitor. virtio-net's back end process inherits the NIC's
+ * host side (devmgr.c add_net_isolated()).
  */
 #ifndef APERTURE_DEVMGR_H
 #define APERTURE_DEVMGR_H

@@ -346,6 +346,20 @@ static int ctrl(uint8_t cls, uint8_t cmd, const void *data, uint32_t len, bool w
 
 /* ---- tests ---- */
 
+/* A front end of an isolated device is built from virtio_net_describe(): the same features and bytes. */
+static void check_describe_matches(void)
+{
+	struct virtio_dev_ops ops;
+	struct virtio_net_config c;
+
+	ck_assert_int_eq(virtio_net_describe(be, mac, &ops, &c), 0);
+	ck_assert_uint_eq(ops.features, n.ops.features);
+	ck_assert_uint_eq(ops.nqueues, 2 * be->pairs + 1);
+	ck_assert_uint_eq(ops.config_size, VIRTIO_NET_CONFIG_SIZE);
+	for (unsigned i = 0; i < VIRTIO_NET_CONFIG_SIZE; i++)
+		ck_assert_uint_eq(((const uint8_t *)&c)[i], cfg8(i));
+}
+
 START_TEST(net_config_and_features)
 {
 	uint64_t f;
@@ -372,6 +386,7 @@ START_TEST(net_config_and_features)
 	ck_assert_uint_eq(cfg16(offsetof(struct virtio_net_config, max_virtqueue_pairs)), 1);
 	ck_assert_uint_eq(cfg16(offsetof(struct virtio_net_config, mtu)), 65520);
 	ck_assert_uint_eq(h_common_read(&h, VIRTIO_PCI_COMMON_NUMQ, 2), 3);
+	check_describe_matches();
 }
 END_TEST
 
@@ -392,6 +407,7 @@ START_TEST(net_config_tap_features)
 	ck_assert(!(f & F(VIRTIO_NET_F_GUEST_UFO)));
 	ck_assert_uint_eq(cfg16(offsetof(struct virtio_net_config, max_virtqueue_pairs)), 2);
 	ck_assert_uint_eq(h_common_read(&h, VIRTIO_PCI_COMMON_NUMQ, 2), 5);
+	check_describe_matches();
 }
 END_TEST
 
@@ -428,9 +444,9 @@ START_TEST(net_tx_passt_framing)
 	/* The smallest frame, in one piece. */
 	tx(0, &hd, frame, 14, 1);
 	ck_assert_int_eq(peer_read_passt(got, sizeof(got)), 14);
-	ck_assert_uint_eq(stat(&n.stats.tx_frames), 2);
-	ck_assert_uint_eq(stat(&n.stats.tx_bytes), sizeof(frame) + 14);
-	ck_assert_uint_eq(stat(&n.stats.tx_bad), 0);
+	ck_assert_uint_eq(stat(&n.stats->tx_frames), 2);
+	ck_assert_uint_eq(stat(&n.stats->tx_bytes), sizeof(frame) + 14);
+	ck_assert_uint_eq(stat(&n.stats->tx_bad), 0);
 }
 END_TEST
 
@@ -469,7 +485,7 @@ START_TEST(net_tx_passt_completes_checksum)
 	while (s >> 16)
 		s = (s & 0xFFFF) + (s >> 16);
 	ck_assert_uint_eq(s, 0xFFFF);
-	ck_assert_uint_eq(stat(&n.stats.tx_bad), 0);
+	ck_assert_uint_eq(stat(&n.stats->tx_bad), 0);
 }
 END_TEST
 
@@ -495,7 +511,7 @@ START_TEST(net_tx_bad_headers_dropped)
 	/* Frames below an Ethernet header and beyond the largest frame. */
 	hd = (struct virtio_net_hdr_v1){ 0 };
 	tx(0, &hd, frame, 13, 1);
-	ck_assert_uint_eq(stat(&n.stats.tx_bad), 5);
+	ck_assert_uint_eq(stat(&n.stats->tx_bad), 5);
 	ck_assert_int_eq(peer_read_passt(got, sizeof(got)), -1);
 	/* The device goes on: a good frame still passes. */
 	tx(0, &hd, frame, 100, 1);
@@ -515,7 +531,7 @@ START_TEST(net_tx_oversized_frame)
 	start(BASE | MRG);
 	fill(frame, big, 3);
 	tx(0, &hd, frame, big, 4);
-	ck_assert_uint_eq(stat(&n.stats.tx_bad), 1);
+	ck_assert_uint_eq(stat(&n.stats->tx_bad), 1);
 	ck_assert_int_eq(peer_read_passt(got, sizeof(got)), -1);
 	free(frame);
 }
@@ -577,7 +593,7 @@ START_TEST(net_tx_vnet_hdr_offloads)
 	hd.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
 	hd.hdr_len = htole16(9001);
 	tx(0, &hd, frame, sizeof(frame), 1);
-	ck_assert_uint_eq(stat(&n.stats.tx_bad), 6);
+	ck_assert_uint_eq(stat(&n.stats->tx_bad), 6);
 	ck_assert_int_eq(peer_read_tap(0, got, sizeof(got)), -1);
 }
 END_TEST
@@ -612,7 +628,7 @@ START_TEST(net_rx_mergeable_spread)
 	post_rx(0, 8, 1500);
 	fill(frame, sizeof(frame), 5);
 	peer_write_passt(frame, sizeof(frame));
-	ck_assert(wait_stat(&n.stats.rx_frames, 1));
+	ck_assert(wait_stat(&n.stats->rx_frames, 1));
 	ck_assert(h_wait_used(&rxr[0], 0, 2000));
 	/* 12 + 5000 bytes in 1500-byte buffers: four of them. */
 	sleep_ms(20);
@@ -627,7 +643,7 @@ START_TEST(net_rx_mergeable_spread)
 	ck_assert(h_msi_count(&h, 0) > 0);
 	/* A second, small frame takes the next buffer alone. */
 	peer_write_passt(frame, 60);
-	ck_assert(wait_stat(&n.stats.rx_frames, 2));
+	ck_assert(wait_stat(&n.stats->rx_frames, 2));
 	ck_assert(h_wait_used(&rxr[0], 4, 2000));
 	rx_collect(0, 1, got, &len, &nb);
 	ck_assert_uint_eq(nb, 1);
@@ -648,14 +664,14 @@ START_TEST(net_rx_waits_for_buffers)
 	peer_write_passt(frame, sizeof(frame));
 	peer_write_passt(frame, 100);
 	sleep_ms(50);
-	ck_assert_uint_eq(stat(&n.stats.rx_frames), 0);
-	ck_assert_uint_eq(stat(&n.stats.rx_dropped), 0);
+	ck_assert_uint_eq(stat(&n.stats->rx_frames), 0);
+	ck_assert_uint_eq(stat(&n.stats->rx_dropped), 0);
 	/* One buffer is not enough for the first: still waiting. */
 	post_rx(0, 1, 2048);
 	sleep_ms(50);
-	ck_assert_uint_eq(stat(&n.stats.rx_frames), 0);
+	ck_assert_uint_eq(stat(&n.stats->rx_frames), 0);
 	post_rx(0, 3, 2048);
-	ck_assert(wait_stat(&n.stats.rx_frames, 2));
+	ck_assert(wait_stat(&n.stats->rx_frames, 2));
 	sleep_ms(20);
 	ck_assert_uint_eq(fake_used_idx(&rxr[0]), 3);
 	rx_collect(0, 2, got, &len, &nb);
@@ -679,8 +695,8 @@ START_TEST(net_rx_not_mergeable)
 	/* Too large for one buffer: dropped and counted; the buffer serves the next frame. */
 	peer_write_passt(frame, sizeof(frame));
 	peer_write_passt(frame, 1000);
-	ck_assert(wait_stat(&n.stats.rx_frames, 1));
-	ck_assert_uint_eq(stat(&n.stats.rx_dropped), 1);
+	ck_assert(wait_stat(&n.stats->rx_frames, 1));
+	ck_assert_uint_eq(stat(&n.stats->rx_dropped), 1);
 	ck_assert(h_wait_used(&rxr[0], 0, 2000));
 	rx_collect(0, 1, got, &len, &nb);
 	ck_assert_uint_eq(nb, 1);
@@ -720,7 +736,7 @@ START_TEST(net_rx_tap_header_passes)
 	memcpy(msg, &hd, sizeof(hd));
 	fill(msg + NET_HDR_LEN, 5000, 9);
 	ck_assert_int_eq(send(tb.peer[0], msg, sizeof(msg), 0), sizeof(msg));
-	ck_assert(wait_stat(&n.stats.rx_frames, 1));
+	ck_assert(wait_stat(&n.stats->rx_frames, 1));
 	sleep_ms(20);
 	rx_collect(0, 2, got, &len, &nb);
 	ck_assert_uint_eq(nb, 2);
@@ -748,7 +764,7 @@ START_TEST(net_ctrl_commands)
 	ck_assert_int_eq(ctrl(VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, &on, 1, true), VIRTIO_NET_OK);
 	ck_assert_int_eq(ctrl(VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, &tables, sizeof(tables), true),
 			 VIRTIO_NET_OK);
-	ck_assert_uint_eq(stat(&n.stats.ctrl_ok), 3);
+	ck_assert_uint_eq(stat(&n.stats->ctrl_ok), 3);
 	/* Wrong lengths, lying counts, commands not negotiated, unknown classes. */
 	ck_assert_int_eq(ctrl(VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, two, 2, true), VIRTIO_NET_ERR);
 	ck_assert_int_eq(ctrl(VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, NULL, 0, true), VIRTIO_NET_ERR);
@@ -759,10 +775,10 @@ START_TEST(net_ctrl_commands)
 	ck_assert_int_eq(ctrl(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, &pairs, 2, true), VIRTIO_NET_ERR);
 	ck_assert_int_eq(ctrl(VIRTIO_NET_CTRL_GUEST_OFFLOADS, 0, lying, 8, true), VIRTIO_NET_ERR);
 	ck_assert_int_eq(ctrl(0x77, 0, NULL, 0, true), VIRTIO_NET_ERR);
-	ck_assert_uint_eq(stat(&n.stats.ctrl_bad), 8);
+	ck_assert_uint_eq(stat(&n.stats->ctrl_bad), 8);
 	/* No room for the ack: dropped (completed empty), counted, the device lives. */
 	ck_assert_int_eq(ctrl(VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &on, 1, false), 0xEE);
-	ck_assert_uint_eq(stat(&n.stats.ctrl_bad), 9);
+	ck_assert_uint_eq(stat(&n.stats->ctrl_bad), 9);
 	ck_assert(!(h_status(&h) & VIRTIO_CONFIG_S_NEEDS_RESET));
 	ck_assert_int_eq(ctrl(VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, &on, 1, true), VIRTIO_NET_OK);
 }
@@ -795,7 +811,7 @@ START_TEST(net_mq_and_offloads)
 	memset(got, 0, NET_HDR_LEN);
 	memcpy(got + NET_HDR_LEN, frame, sizeof(frame));
 	ck_assert_int_eq(send(tb.peer[1], got, NET_HDR_LEN + sizeof(frame), 0), NET_HDR_LEN + sizeof(frame));
-	ck_assert(wait_stat(&n.stats.rx_frames, 1));
+	ck_assert(wait_stat(&n.stats->rx_frames, 1));
 	sleep_ms(20);
 	rx_collect(1, 1, got, &len, &nb);
 	ck_assert_uint_eq(len, NET_HDR_LEN + sizeof(frame));
@@ -821,7 +837,7 @@ START_TEST(net_aperture_refuses_outside)
 	/* Inside the aperture: fine. */
 	fill(frame, sizeof(frame), 11);
 	tx(0, &hd, frame, sizeof(frame), 1);
-	ck_assert_uint_eq(stat(&n.stats.tx_frames), 1);
+	ck_assert_uint_eq(stat(&n.stats->tx_frames), 1);
 	/* A frame buffer past its end: NEEDS_RESET, nothing reaches the back end. */
 	fake_write(&h.fm, TXBUF, &hd, sizeof(hd));
 	fake_avail_push(&txr[0], fake_chain(&txr[0], 16,
@@ -829,7 +845,7 @@ START_TEST(net_aperture_refuses_outside)
 					    2));
 	h_kick(&h, 1);
 	ck_assert(h_wait_needs_reset(&h, 2000));
-	ck_assert_uint_eq(stat(&n.stats.tx_frames), 1);
+	ck_assert_uint_eq(stat(&n.stats->tx_frames), 1);
 	ck_assert_uint_gt(__atomic_load_n(&n.vdev.stats.denied, __ATOMIC_RELAXED), 0);
 }
 END_TEST
@@ -846,7 +862,7 @@ START_TEST(net_aperture_refuses_rx_outside)
 	fill(frame, sizeof(frame), 12);
 	peer_write_passt(frame, sizeof(frame));
 	ck_assert(h_wait_needs_reset(&h, 2000));
-	ck_assert_uint_eq(stat(&n.stats.rx_frames), 0);
+	ck_assert_uint_eq(stat(&n.stats->rx_frames), 0);
 }
 END_TEST
 
@@ -872,7 +888,7 @@ START_TEST(net_link_lost)
 	/* Frames are dropped from then on; the device and the VM go on. */
 	fill(frame, sizeof(frame), 13);
 	tx(0, &hd, frame, sizeof(frame), 1);
-	ck_assert_uint_eq(stat(&n.stats.tx_dropped), 1);
+	ck_assert_uint_eq(stat(&n.stats->tx_dropped), 1);
 	ck_assert(!(h_status(&h) & VIRTIO_CONFIG_S_NEEDS_RESET));
 }
 END_TEST
@@ -888,7 +904,7 @@ START_TEST(net_passt_bad_length_is_link_down)
 	for (int t = 0; t < 2000 && cfg16(offsetof(struct virtio_net_config, status)); t++)
 		sleep_ms(1);
 	ck_assert_uint_eq(cfg16(offsetof(struct virtio_net_config, status)), 0);
-	ck_assert_uint_eq(stat(&n.stats.rx_frames), 0);
+	ck_assert_uint_eq(stat(&n.stats->rx_frames), 0);
 }
 END_TEST
 
@@ -933,7 +949,7 @@ START_TEST(net_passt_partial_writes_keep_frames_whole)
 		ck_assert_int_eq(peer_read_passt(got, sizeof(got)), sizeof(frame));
 		ck_assert_mem_eq(got, frame, sizeof(frame));
 	}
-	ck_assert_uint_eq(stat(&n.stats.tx_frames), count);
+	ck_assert_uint_eq(stat(&n.stats->tx_frames), count);
 }
 END_TEST
 
@@ -952,7 +968,7 @@ START_TEST(net_reset_and_again)
 	peer_write_passt(frame, sizeof(frame));
 	bring_up(BASE | MRG);
 	post_rx(0, 2, 2048);
-	ck_assert(wait_stat(&n.stats.rx_frames, 1));
+	ck_assert(wait_stat(&n.stats->rx_frames, 1));
 	tx(0, &hd, frame, sizeof(frame), 1);
 	ck_assert_int_eq(peer_read_passt(got, sizeof(got)), sizeof(frame));
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <pthread.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <stdio.h>
@@ -22,7 +23,11 @@
 #include "devices/vhost-user-backend.h"
 #include "devices/vhost-user-frontend.h"
 #include "devices/virtio-fs.h"
+#include "devices/virtio-net.h"
 #include "devices/virtio-rng.h"
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <endian.h>
 #include "tests/unit/harness.h"
 #include "tests/unit/suites.h"
 #include "vmm/backend.h"
@@ -77,7 +82,7 @@ static void up(bool aperture)
 	ck_assert_int_eq(virtio_rng_init(&back.rng, vub_platform(&back.b), &back.view), 0);
 	vub_attach(&back.b, &back.rng.vdev);
 	ck_assert_int_eq(pthread_create(&back.t, NULL, back_thread, &back), 0);
-	ck_assert_msg(vhu_front_init(&front, virtio_rng_ops(), 1, NULL, &h.plat, &view, sv[0], &front_cb, NULL, err,
+	ck_assert_msg(vhu_front_init(&front, virtio_rng_ops(), 1, NULL, &h.plat, &view, sv[0], -1, &front_cb, NULL, err,
 				     sizeof(err)) == 0, "%s", err);
 	h_plug(&h, &front.vdev);
 }
@@ -246,7 +251,7 @@ START_TEST(vhost_user_sandboxed_process)
 	h_init(&h, MEM);
 	view = gm_view_aperture(&h.fm.mem, AP_BASE, AP_SIZE);
 	ck_assert_msg(backend_spawn(&be, args, &sock, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_msg(vhu_front_init(&front, virtio_rng_ops(), 1, NULL, &h.plat, &view, sock, &front_cb, NULL, err,
+	ck_assert_msg(vhu_front_init(&front, virtio_rng_ops(), 1, NULL, &h.plat, &view, sock, -1, &front_cb, NULL, err,
 				     sizeof(err)) == 0, "%s", err);
 	h_plug(&h, &front.vdev);
 	start(&r, AP_BASE + 0x1000, VIRTIO_APERTURE_FEATURES);
@@ -390,7 +395,7 @@ START_TEST(vhost_user_sandboxed_fs)
 	view = gm_view_aperture(&h.fm.mem, AP_BASE, AP_SIZE);
 	t.nqueues = 2;
 	ck_assert_msg(backend_spawn(&be, args, &sock, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_msg(vhu_front_init(&front, &t, 2, &c, &h.plat, &view, sock, &front_cb, NULL, err, sizeof(err)) == 0,
+	ck_assert_msg(vhu_front_init(&front, &t, 2, &c, &h.plat, &view, sock, -1, &front_cb, NULL, err, sizeof(err)) == 0,
 		      "%s", err);
 	h_plug(&h, &front.vdev);
 	ck_assert(h_negotiate(&h, VIRTIO_APERTURE_FEATURES));
@@ -476,6 +481,194 @@ START_TEST(vhost_user_sandboxed_fs)
 }
 END_TEST
 
+/* The front end heard from a net back end: count it, and do what vmm/devmgr.c does (link down). */
+static unsigned net_config_calls;
+
+static void on_net_config(void *ctx, struct vhu_front *f)
+{
+	const struct virtio_net_stats *st = ctx;
+	uint16_t status = 0;
+
+	if (__atomic_load_n(&st->link_down, __ATOMIC_RELAXED))
+		vhu_front_set_config(f, offsetof(struct virtio_net_config, status), &status, sizeof(status));
+	__atomic_fetch_add(&net_config_calls, 1, __ATOMIC_RELAXED);
+}
+
+/* The lines of /proc/PID/maps that map the harness's guest memory: exactly one, the aperture. */
+static void check_maps_only_aperture(pid_t pid)
+{
+	char path[64], line[512];
+	unsigned n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long lo, hi, off;
+
+		if (!strstr(line, "memfd:fakemem"))
+			continue;
+		n++;
+		ck_assert_int_eq(sscanf(line, "%llx-%llx %*s %llx", &lo, &hi, &off), 3);
+		ck_assert_uint_eq(hi - lo, AP_SIZE);
+		ck_assert_uint_eq(off, AP_BASE);
+	}
+	fclose(f);
+	ck_assert_uint_eq(n, 1);
+}
+
+/*
+ * build/aperture-backend net in its sandbox over a socketpair standing in
+ * for passt: a frame the driver transmits comes out length-prefixed, a
+ * frame "passt" sends lands in a receive buffer, the counters reach the
+ * shared page, the process maps only the aperture, and passt hanging up
+ * reaches the front end as a lost link.
+ */
+START_TEST(vhost_user_sandboxed_net)
+{
+	static const uint8_t mac[6] = { 0x02, 0, 0, 0, 0, 1 };
+	const char *args[] = { "net", "--net-kind", "passt", "--name", "passt", "--pairs", "1", "--mtu", "65520",
+			       "--mac", "02:00:00:00:00:01", NULL };
+	const struct net_backend fake_be = { .kind = "passt", .pairs = 1, .mtu = 65520 };
+	const struct vhu_front_ops cb = { .gone = on_gone, .config_changed = on_net_config };
+	struct virtio_dev_ops t;
+	struct virtio_net_config c;
+	struct virtio_net_stats *st;
+	struct fake_ring rx, tx, ctl;
+	struct gm_view view;
+	struct backend be;
+	uint8_t frame[60], got[4 + sizeof(frame)], hdr[NET_HDR_LEN] = { 0 };
+	uint32_t id, len, blen;
+	char err[256] = "", how[96];
+	int passt[2], fds[3], cfg, memfd, sock;
+	ssize_t n;
+
+	gone_calls = net_config_calls = 0;
+	for (unsigned i = 0; i < sizeof(frame); i++)
+		frame[i] = (uint8_t)(i * 7 + 1);
+	ck_assert_int_eq(virtio_net_describe(&fake_be, mac, &t, &c), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, passt), 0);
+	cfg = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	memfd = memfd_create("net-stats", MFD_CLOEXEC);
+	ck_assert(cfg >= 0 && memfd >= 0 && ftruncate(memfd, 4096) == 0);
+	st = mmap(NULL, 4096, PROT_READ, MAP_SHARED, memfd, 0);
+	ck_assert(st != MAP_FAILED);
+	fds[0] = cfg;
+	fds[1] = memfd;
+	fds[2] = passt[0];
+	h_init(&h, MEM);
+	view = gm_view_aperture(&h.fm.mem, AP_BASE, AP_SIZE);
+	ck_assert_msg(backend_spawn_fds(&be, args, fds, 3, &sock, err, sizeof(err)) == 0, "%s", err);
+	close(passt[0]); /* the back end's now */
+	ck_assert_msg(vhu_front_init(&front, &t, 3, &c, &h.plat, &view, sock, cfg, &cb, st, err, sizeof(err)) == 0,
+		      "%s", err);
+	h_plug(&h, &front.vdev);
+	ck_assert(h_negotiate(&h, VIRTIO_APERTURE_FEATURES | (1ULL << VIRTIO_NET_F_MAC) | (1ULL << VIRTIO_NET_F_STATUS)));
+	fake_ring_layout(&rx, &h.fm, 8, AP_BASE + 0x1000);
+	fake_ring_layout(&tx, &h.fm, 8, AP_BASE + 0x3000);
+	fake_ring_layout(&ctl, &h.fm, 8, AP_BASE + 0x5000);
+	h_queue_setup(&h, 0, &rx, 0);
+	h_queue_setup(&h, 1, &tx, 1);
+	h_queue_setup(&h, 2, &ctl, 2);
+	h_driver_ok(&h);
+	ck_assert(!(h_status(&h) & VIRTIO_CONFIG_S_NEEDS_RESET));
+
+	/* Transmit: header + frame out of the aperture, out on passt's stream with its length. */
+	fake_write(&h.fm, AP_BASE + 0x8000, hdr, sizeof(hdr));
+	fake_write(&h.fm, AP_BASE + 0x8000 + NET_HDR_LEN, frame, sizeof(frame));
+	fake_avail_push(&tx, fake_chain(&tx, 0, (struct fake_seg[]){ { AP_BASE + 0x8000, NET_HDR_LEN + sizeof(frame),
+								       false } }, 1));
+	h_kick(&h, 1);
+	ck_assert_msg(h_wait_used(&tx, 0, 5000), "transmit not served");
+	ck_assert(fake_used_next(&tx, &id, &len));
+	{
+		struct pollfd p = { .fd = passt[1], .events = POLLIN };
+		size_t have = 0;
+
+		while (have < sizeof(got) && poll(&p, 1, 5000) == 1 && (n = read(passt[1], got + have, sizeof(got) - have)) > 0)
+			have += (size_t)n;
+		ck_assert_uint_eq(have, sizeof(got));
+	}
+	memcpy(&blen, got, 4);
+	ck_assert_uint_eq(be32toh(blen), sizeof(frame));
+	ck_assert(!memcmp(got + 4, frame, sizeof(frame)));
+
+	/* Receive: a buffer posted, a frame from "passt", in the buffer behind a zero header. */
+	fake_fill(&h.fm, AP_BASE + 0x10000, 0xEE, 2048);
+	fake_avail_push(&rx, fake_chain(&rx, 0, (struct fake_seg[]){ { AP_BASE + 0x10000, 2048, true } }, 1));
+	h_kick(&h, 0);
+	blen = htobe32(sizeof(frame));
+	memcpy(got, &blen, 4);
+	memcpy(got + 4, frame, sizeof(frame));
+	ck_assert_int_eq(write(passt[1], got, sizeof(got)), (ssize_t)sizeof(got));
+	ck_assert_msg(h_wait_used(&rx, 0, 5000), "receive not served");
+	ck_assert(fake_used_next(&rx, &id, &len));
+	ck_assert_uint_eq(len, NET_HDR_LEN + sizeof(frame));
+	{
+		uint8_t b[NET_HDR_LEN + sizeof(frame)];
+
+		fake_read(&h.fm, AP_BASE + 0x10000, b, sizeof(b));
+		ck_assert(!memcmp(b + NET_HDR_LEN, frame, sizeof(frame)));
+	}
+	ck_assert_uint_eq(__atomic_load_n(&st->tx_frames, __ATOMIC_RELAXED), 1);
+	ck_assert_uint_eq(__atomic_load_n(&st->rx_frames, __ATOMIC_RELAXED), 1);
+	check_maps_only_aperture(be.pid);
+
+	/*
+	 * The driver resets the device and starts it again: the back end stops
+	 * its pair threads, takes the new kick descriptors and starts them
+	 * again; a frame still goes out.
+	 */
+	h_set_status(&h, 0);
+	ck_assert(h_negotiate(&h, VIRTIO_APERTURE_FEATURES | (1ULL << VIRTIO_NET_F_MAC) | (1ULL << VIRTIO_NET_F_STATUS)));
+	fake_ring_layout(&rx, &h.fm, 8, AP_BASE + 0x1000);
+	fake_ring_layout(&tx, &h.fm, 8, AP_BASE + 0x3000);
+	fake_ring_layout(&ctl, &h.fm, 8, AP_BASE + 0x5000);
+	h_queue_setup(&h, 0, &rx, 0);
+	h_queue_setup(&h, 1, &tx, 1);
+	h_queue_setup(&h, 2, &ctl, 2);
+	h_driver_ok(&h);
+	ck_assert(!(h_status(&h) & VIRTIO_CONFIG_S_NEEDS_RESET));
+	fake_avail_push(&tx, fake_chain(&tx, 0, (struct fake_seg[]){ { AP_BASE + 0x8000, NET_HDR_LEN + sizeof(frame),
+								       false } }, 1));
+	h_kick(&h, 1);
+	ck_assert_msg(h_wait_used(&tx, 0, 5000), "transmit not served after a reset");
+	ck_assert(fake_used_next(&tx, &id, &len));
+	{
+		struct pollfd p = { .fd = passt[1], .events = POLLIN };
+		size_t have = 0;
+
+		while (have < sizeof(got) && poll(&p, 1, 5000) == 1 && (n = read(passt[1], got + have, sizeof(got) - have)) > 0)
+			have += (size_t)n;
+		ck_assert_uint_eq(have, sizeof(got));
+		ck_assert(!memcmp(got + 4, frame, sizeof(frame)));
+	}
+	ck_assert_uint_eq(__atomic_load_n(&st->tx_frames, __ATOMIC_RELAXED), 2);
+
+	/* passt goes away: the back end says so, the front end takes the link down. */
+	ck_assert_uint_eq(net_config_calls, 0);
+	close(passt[1]);
+	for (unsigned i = 0; i < 500 && !__atomic_load_n(&net_config_calls, __ATOMIC_RELAXED); i++)
+		usleep(10000);
+	ck_assert_uint_ge(net_config_calls, 1);
+	ck_assert_uint_eq(__atomic_load_n(&st->link_down, __ATOMIC_RELAXED), 1);
+	ck_assert_uint_eq(front.config[offsetof(struct virtio_net_config, status)] & VIRTIO_NET_S_LINK_UP, 0);
+	ck_assert(!(h_status(&h) & VIRTIO_CONFIG_S_NEEDS_RESET)); /* a lost link is not a broken device */
+	backend_reap(&be, 0, how, sizeof(how));
+	ck_assert_str_eq(how, "still running");
+	vhu_front_destroy(&front);
+	backend_stop(&be, 3000);
+	backend_reap(&be, 0, how, sizeof(how));
+	ck_assert_str_eq(how, "exited with status 0");
+	ck_assert_uint_eq(gone_calls, 0);
+	munmap(st, 4096);
+	close(memfd);
+	close(cfg);
+	h_destroy(&h);
+}
+END_TEST
+
 Suite *vhost_user_suite(void)
 {
 	Suite *s = suite_create("vhost-user");
@@ -488,6 +681,7 @@ Suite *vhost_user_suite(void)
 	tcase_add_test(t, vhost_user_sandboxed_process);
 	tcase_add_test(t, vhost_user_back_end_outlives_no_monitor);
 	tcase_add_test(t, vhost_user_sandboxed_fs);
+	tcase_add_test(t, vhost_user_sandboxed_net);
 	suite_add_tcase(s, t);
 	return s;
 }
