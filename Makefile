@@ -1,7 +1,7 @@
 # Thin wrapper over configure + ninja; see README.md.
 #   make          build ./vmm (and the unit tests)
 #   make images   build the guest kernel and initramfs (cached)
-#   make check    unit tests, fuzz smoke (12 s a target), TSan stress (21 s), boot tests,
+#   make check    unit tests, fuzz smoke (20 s a target), TSan stress (21 s), boot tests,
 #                 the quick bench (bench/run --quick: figures produced, speeds not judged)
 #   make bench    bench/run: the benchmark table and plots (BENCH_ARGS=--rounds 5 ...)
 #   make run      boot the guest with a shell (SHARE=/path once virtio-fs lands)
@@ -39,7 +39,7 @@ unit: all
 	build/unit-tests
 
 fuzz-smoke: build/build.ninja
-	tests/fuzz/run 12
+	tests/fuzz/run 20
 
 fuzz: build/build.ninja
 	rc=0; tests/fuzz/run $(FUZZ_SECONDS) || rc=1; tests/stress/run $(STRESS_SECONDS) || rc=1; exit $$rc
@@ -55,7 +55,7 @@ check: all images
 	tests/lint/readme-options
 	tests/install
 	build/unit-tests
-	tests/fuzz/run 12
+	tests/fuzz/run 20
 	tests/stress/run 21
 	tests/boot/run
 	bench/run --self-test --out build/bench-self-test
