@@ -238,6 +238,23 @@ static bool get_handle(int fd, struct file_handle *h)
 	return name_to_handle_at(fd, "", h, &mnt, AT_EMPTY_PATH) == 0 && h->handle_bytes <= HANDLE_MAX;
 }
 
+/*
+ * A lookup of a known inode (t->lock held): one more lookup and reference,
+ * off the LRU; fd refills its descriptor if it was evicted. true: fd is the
+ * inode's now (the caller must not close it).
+ */
+static bool take_known(struct fuse_inodes *t, struct fuse_inode *in, int fd)
+{
+	in->nlookup++;
+	in->refs++;
+	lru_remove(t, in);
+	if (__atomic_load_n(&in->fd, __ATOMIC_ACQUIRE) >= 0)
+		return false;
+	__atomic_store_n(&in->fd, fd, __ATOMIC_RELEASE);
+	count_fd(t);
+	return true;
+}
+
 int fuse_inodes_adopt(struct fuse_inodes *t, int fd, const struct stat *st, const struct fuse_inode *parent,
 		      struct fuse_inode **out)
 {
@@ -254,14 +271,8 @@ int fuse_inodes_adopt(struct fuse_inodes *t, int fd, const struct stat *st, cons
 	pthread_mutex_lock(&t->lock);
 	in = find_key(t, st->st_dev, st->st_ino);
 	if (in) {
-		in->nlookup++;
-		in->refs++;
-		lru_remove(t, in);
-		if (__atomic_load_n(&in->fd, __ATOMIC_ACQUIRE) < 0) {
-			__atomic_store_n(&in->fd, fd, __ATOMIC_RELEASE);
-			count_fd(t);
+		if (take_known(t, in, fd))
 			fd = -1;
-		}
 		pthread_mutex_unlock(&t->lock);
 		if (fd >= 0)
 			close(fd);
@@ -302,14 +313,8 @@ int fuse_inodes_adopt(struct fuse_inodes *t, int fd, const struct stat *st, cons
 	pthread_mutex_lock(&t->lock);
 	in = find_key(t, st->st_dev, st->st_ino); /* another thread may have been quicker */
 	if (in) {
-		in->nlookup++;
-		in->refs++;
-		lru_remove(t, in);
-		if (__atomic_load_n(&in->fd, __ATOMIC_ACQUIRE) < 0) {
-			__atomic_store_n(&in->fd, fd, __ATOMIC_RELEASE);
-			count_fd(t);
+		if (take_known(t, in, fd))
 			nw->fd = -1;
-		}
 	} else if (t->st.inodes >= t->max_inodes) {
 		err = -ENFILE;
 	} else {

@@ -335,6 +335,19 @@ int devmgr_add_fs_external(struct devmgr *dm, const struct gm_view *view, const 
 	return r;
 }
 
+/* Put an in-process device (d filled in) on the bus; on failure it is destroyed and freed, d too. */
+static int add_inproc(struct devmgr *dm, struct dm_dev *d, const char *detail)
+{
+	int r = add_device(dm, d, detail);
+
+	if (r < 0) {
+		d->destroy(d);
+		free(d->obj);
+		free(d);
+	}
+	return r;
+}
+
 static void rng_destroy(struct dm_dev *d)
 {
 	virtio_rng_destroy(d->obj);
@@ -357,13 +370,7 @@ int devmgr_add_rng(struct devmgr *dm, const struct gm_view *view)
 		return d && rng ? r : -ENOMEM;
 	}
 	*d = (struct dm_dev){ .kind = "virtio-rng", .obj = rng, .vd = &rng->vdev, .destroy = rng_destroy };
-	r = add_device(dm, d, "");
-	if (r < 0) {
-		rng_destroy(d);
-		free(rng);
-		free(d);
-	}
-	return r;
+	return add_inproc(dm, d, "");
 }
 
 static void fs_destroy(struct dm_dev *d)
@@ -408,13 +415,7 @@ int devmgr_add_fs(struct devmgr *dm, const struct gm_view *view, const char *tag
 		return r;
 	}
 	*d = (struct dm_dev){ .kind = "virtio-fs", .obj = fs, .vd = &fs->vdev, .destroy = fs_destroy };
-	r = add_device(dm, d, detail);
-	if (r < 0) {
-		fs_destroy(d);
-		free(fs);
-		free(d);
-	}
-	return r;
+	return add_inproc(dm, d, detail);
 }
 
 static void net_destroy(struct dm_dev *d)
@@ -594,13 +595,7 @@ int devmgr_add_net(struct devmgr *dm, const struct gm_view *view, struct net_bac
 	}
 	*d = (struct dm_dev){ .kind = "virtio-net", .obj = n, .vd = &n->vdev, .destroy = net_destroy,
 			      .report = report_net };
-	r = add_device(dm, d, detail);
-	if (r < 0) {
-		net_destroy(d);
-		free(n);
-		free(d);
-	}
-	return r;
+	return add_inproc(dm, d, detail);
 }
 
 static void report_one(struct virtio_dev *vd)
