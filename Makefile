@@ -59,7 +59,9 @@ check: all images
 	tests/stress/run 21
 	tests/boot/run
 	bench/run --self-test --out build/bench-self-test
-	bench/run --quick
+	# (--pool 64M, the monitor's default: with the smallest pool, host->guest TCP over passt
+	# stalled in the bench's aperture and shared boots; an open virtio-net defect)
+	bench/run --quick --pool 64M
 
 bench: all images
 	bench/run $(BENCH_ARGS)
