@@ -143,8 +143,19 @@ static struct gm_view device_view(const struct handshake *hs, enum hs_outcome o,
 	/*
 	 * Before the device exists (nothing uses the range yet: gm_split()):
 	 * the aperture gets a memfd of its own, all a back end is handed.
+	 * Enforced, not assumed: a range some device already has in its view
+	 * is not moved (unless it is that same, already split, aperture).
 	 */
-	err = gm_split(&hs->vm->mem, a->base, a->size);
+	err = 0;
+	for (unsigned i = 0; i < hs->dm->ndev && !err; i++) {
+		const struct gm_view *dv = &hs->dm->dev[i]->vd->view;
+
+		if (!(dv->base == a->base && dv->size == a->size) &&
+		    ranges_overlap(dv->base, dv->size, a->base, a->size))
+			err = -EBUSY;
+	}
+	if (!err)
+		err = gm_split(&hs->vm->mem, a->base, a->size);
 	if (err)
 		log_errno(err, "aperture 0x%llx+0x%llx: no file of its own (back ends get the RAM file)",
 			  (unsigned long long)a->base, (unsigned long long)a->size);
