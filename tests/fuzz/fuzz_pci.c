@@ -475,6 +475,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 out:
 	unplug(kind);
 	VDRV_CHECK(vdrv_count_eventfds() == efds, "eventfds: %d, %d before", vdrv_count_eventfds(), efds);
-	VDRV_CHECK(vdrv_count_threads() == threads, "threads: %d, %d before", vdrv_count_threads(), threads);
+	VDRV_CHECK(vdrv_threads_settle(threads) == threads, "threads: %d, %d before", vdrv_count_threads(), threads);
 	return 0;
 }

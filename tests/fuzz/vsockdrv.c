@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -297,6 +298,18 @@ int vdrv_count_eventfds(void)
 		n += strcmp(target, "anon_inode:[eventfd]") == 0;
 	}
 	closedir(dir);
+	return n;
+}
+
+int vdrv_threads_settle(int want)
+{
+	int n = vdrv_count_threads();
+
+	/* pthread_join() returns before the kernel drops the task from /proc/self/task. */
+	for (int i = 0; i < 1000 && n > want; i++) {
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+		n = vdrv_count_threads();
+	}
 	return n;
 }
 

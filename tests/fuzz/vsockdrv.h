@@ -112,5 +112,7 @@ bool vdrv_rx_next(struct vdrv *d, struct virtio_vsock_hdr *hdr, uint8_t *payload
 int vdrv_count_eventfds(void);
 /* Threads in this process. */
 int vdrv_count_threads(void);
+/* The thread count once it is down to want, waiting up to 1 s for joined threads to leave /proc. */
+int vdrv_threads_settle(int want);
 
 #endif
