@@ -11,7 +11,7 @@
 #   sh /mnt/bench/tools/guest.sh          (B=/mnt/bench unless BENCH_DIR is set)
 #
 # Parameters (params): WORKLOADS ("fs net mixed", any of them), LOADER (the
-# dynamic loader's file name), NET_SETUP (none | static: NET_ADDR, NET_GW),
+# dynamic loader's file name), NET_SETUP (none | dhcp | static: NET_ADDR, NET_GW),
 # NET_SERVER (an address or "gateway": the default route's), NET_PORT,
 # NET_SECONDS.
 B=${BENCH_DIR:-/mnt/bench}
@@ -39,7 +39,23 @@ fs_jobs() {
 	mark "fs-$1 end"
 }
 
+# udhcpc's hook (NET_SETUP=dhcp): the lease into eth0 and the default route.
+dhcp_hook() {
+	cat >/tmp/udhcpc.hook <<-'EOF'
+	#!/bin/sh
+	[ "$1" = bound ] || [ "$1" = renew ] || exit 0
+	ip addr add "$ip/${mask:-24}" dev "$interface" && ip route add default via "${router%% *}"
+	EOF
+	chmod +x /tmp/udhcpc.hook
+}
+
 net_up() {
+	if [ "$NET_SETUP" = dhcp ]; then
+		ip link set lo up
+		dhcp_hook
+		ip link set eth0 up && udhcpc -i eth0 -q -f -n -t 5 -s /tmp/udhcpc.hook >/dev/null 2>&1 ||
+			fail "dhcp"
+	fi
 	if [ "$NET_SETUP" = static ]; then
 		ip link set lo up
 		ip link set eth0 up && ip addr add "$NET_ADDR" dev eth0 && ip route add default via "$NET_GW" ||

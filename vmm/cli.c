@@ -284,7 +284,7 @@ const struct cli_option cli_options[] = {
 	{ "vhost-user-fs", "[TAG=]SOCKET", "a virtio-fs device served by an external vhost-user back end "
 	  "(e.g. virtiofsd --socket-path=SOCKET) listening on SOCKET, mounted at /mnt/TAG; it is given only the "
 	  "device's aperture; repeatable", set_vhost_user_fs, CLI_REPEAT },
-	{ "net", "user[,OPTS]|tap=IFNAME[,OPTS]|none", "the network device (docs/network.md). user (the default "
+	{ "net", "user[,OPTS]|tap=IFNAME[,OPTS]|none", "the network device (docs/protocol.md, Network). user (the default "
 	  "when passt is installed, else none): user-mode networking through passt with DHCP, DNS and outgoing "
 	  "connections, the host's loopback at the gateway address; OPTS hostfwd=tcp|udp:[ADDR:]HOSTPORT:GUESTPORT "
 	  "(repeatable), mac=MAC. tap=IFNAME: a tap interface (created when missing and allowed); OPTS "
