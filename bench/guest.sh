@@ -13,7 +13,7 @@
 # Parameters (params): WORKLOADS ("fs net mixed", any of them), LOADER (the
 # dynamic loader's file name), NET_SETUP (none | dhcp | static: NET_ADDR, NET_GW),
 # NET_SERVER (an address or "gateway": the default route's), NET_PORT,
-# NET_SECONDS.
+# NET_SECONDS, NET_RX_SOFT (1: a failed host -> guest run is not an error).
 B=${BENCH_DIR:-/mnt/bench}
 . "$B/params" || { echo "@@bench error no params"; exit 90; }
 T=$B/tools
@@ -75,8 +75,18 @@ net_bytes() {
 net_dir() {
 	mark "net-$1 start"
 	if [ "$1" = rx ]; then r=-R; else r=; fi
-	run "$T/iperf3" -c "$SERVER" -p "$NET_PORT" -t "$NET_SECONDS" $r -J --logfile "$O/net-$1.json" ||
-		fail "iperf3 ($1) exit $?"
+	# Bounded: host -> guest through passt into a slow guest can trickle on for
+	# minutes after the server stopped (docs/protocol.md, "Network").
+	# NET_RX_SOFT=1 (passt): a failed host -> guest run is that known limit, reported by
+	# bench/run as a missing figure, not a failed boot.
+	timeout "$((NET_SECONDS * 4 + 60))" "$T/lib/$LOADER" --library-path "$T/lib" "$T/iperf3" -c "$SERVER" \
+		-p "$NET_PORT" -t "$NET_SECONDS" $r -J --logfile "$O/net-$1.json"
+	rc=$?
+	if [ $rc != 0 ] && [ "$1" = rx ] && [ "${NET_RX_SOFT:-0}" = 1 ]; then
+		mark "warn iperf3 (rx) exit $rc"
+	elif [ $rc != 0 ]; then
+		fail "iperf3 ($1) exit $rc"
+	fi
 	mark "net-$1 end"
 }
 
