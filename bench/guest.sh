@@ -13,7 +13,8 @@
 # Parameters (params): WORKLOADS ("fs net mixed", any of them), LOADER (the
 # dynamic loader's file name), NET_SETUP (none | dhcp | static: NET_ADDR, NET_GW),
 # NET_SERVER (an address or "gateway": the default route's), NET_PORT,
-# NET_SECONDS, NET_RX_SOFT (1: a failed host -> guest run is not an error).
+# NET_SECONDS, NET_RX_SOFT (1: a failed host -> guest run is not an error),
+# NET_MTU (dhcp: the interface's MTU).
 B=${BENCH_DIR:-/mnt/bench}
 . "$B/params" || { echo "@@bench error no params"; exit 90; }
 T=$B/tools
@@ -55,6 +56,7 @@ net_up() {
 		dhcp_hook
 		ip link set eth0 up && udhcpc -i eth0 -q -f -n -t 5 -s /tmp/udhcpc.hook >/dev/null 2>&1 ||
 			fail "dhcp"
+		[ -z "${NET_MTU:-}" ] || ip link set eth0 mtu "$NET_MTU" || fail "mtu $NET_MTU"
 	fi
 	if [ "$NET_SETUP" = static ]; then
 		ip link set lo up

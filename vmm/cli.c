@@ -287,7 +287,8 @@ const struct cli_option cli_options[] = {
 	{ "net", "user[,OPTS]|tap=IFNAME[,OPTS]|none", "the network device (docs/protocol.md, Network). user (the default "
 	  "when passt is installed, else none): user-mode networking through passt with DHCP, DNS and outgoing "
 	  "connections, the host's loopback at the gateway address; OPTS hostfwd=tcp|udp:[ADDR:]HOSTPORT:GUESTPORT "
-	  "(repeatable), mac=MAC. tap=IFNAME: a tap interface (created when missing and allowed); OPTS "
+	  "(repeatable), mac=MAC, mtu=N (1280-65520, default 65520; a smaller one helps host->guest TCP "
+	  "into a slow guest). tap=IFNAME: a tap interface (created when missing and allowed); OPTS "
 	  "queues=N, mac=MAC, addr=A.B.C.D/LEN, gw=A.B.C.D. none: no network device", set_net, 0 },
 	{ "dma", "aperture|shared|direct", "aperture (default): one DMA aperture per device; shared: one aperture (the whole "
 	  "pool) for every device; direct: no pool, no bounce buffers", set_dma, 0 },

@@ -160,6 +160,13 @@ int netcfg_parse(const char *spec, struct net_config *nc, char *err, size_t errl
 				return bad(err, errlen, "--net: mac=%.*s: expected a unicast address like 02:00:00:00:00:01",
 					   (int)vl, eq + 1);
 			nc->mac_given = true;
+		} else if (nc->mode == NET_USER && KEY("mtu")) {
+			unsigned long m;
+
+			if (!num(eq + 1, vl, NETCFG_MTU_MIN, NETCFG_MTU_MAX, &m))
+				return bad(err, errlen, "--net user: mtu=%.*s: a number from %u to %u", (int)vl, eq + 1,
+					   NETCFG_MTU_MIN, NETCFG_MTU_MAX);
+			nc->mtu = (unsigned)m;
 		} else if (nc->mode == NET_USER && KEY("hostfwd")) {
 			if (parse_fwd(nc, eq + 1, vl, err, errlen))
 				return -1;
@@ -184,7 +191,7 @@ int netcfg_parse(const char *spec, struct net_config *nc, char *err, size_t errl
 			gw_given = true;
 		} else {
 			return bad(err, errlen, "--net %s: unknown option '%.*s' (%s)", nc->mode == NET_USER ? "user" : "tap",
-				   (int)kl, opt, nc->mode == NET_USER ? "hostfwd=, mac=" : "queues=, mac=, addr=, gw=");
+				   (int)kl, opt, nc->mode == NET_USER ? "hostfwd=, mac=, mtu=" : "queues=, mac=, addr=, gw=");
 		}
 #undef KEY
 	}
@@ -223,7 +230,8 @@ int netcfg_open(const struct net_config *nc, struct netcfg_nic *nic, char *err, 
 		}
 		r = passt_check_ports(nc->fwd, nc->nfwd, err, errlen);
 		if (!r)
-			r = passt_start(path, nc->fwd, nc->nfwd, &nic->passt, &nic->be, err, errlen);
+			r = passt_start(path, nc->fwd, nc->nfwd, nc->mtu ? nc->mtu : PASST_MTU, &nic->passt, &nic->be,
+					err, errlen);
 		if (r)
 			return r;
 		nic->dhcp = true;

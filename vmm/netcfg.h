@@ -4,7 +4,7 @@
  * tests) and the back end that makes it real (netcfg_open(), before any VM
  * exists, so every problem is one line and exit 2).
  *
- *   --net user[,hostfwd=tcp|udp:[ADDR:]HOSTPORT:GUESTPORT]...[,mac=MAC]
+ *   --net user[,hostfwd=tcp|udp:[ADDR:]HOSTPORT:GUESTPORT]...[,mac=MAC][,mtu=N]
  *        user-mode networking through passt (a child process, vmm/passt.c);
  *        the guest gets its address by DHCP from passt
  *   --net tap=IFNAME[,queues=N][,mac=MAC][,addr=A.B.C.D/LEN[,gw=A.B.C.D]]
@@ -25,6 +25,9 @@
 #include "lib/util.h"
 
 #define NETCFG_MAX_FWD 16
+/* --net user,mtu=: IPv6's minimum link MTU to passt's (and our PASST_MTU) largest */
+#define NETCFG_MTU_MIN 1280
+#define NETCFG_MTU_MAX 65520
 #define NETCFG_IFNAMSIZ 16
 
 enum net_mode { NET_DEFAULT = 0, NET_NONE, NET_USER, NET_TAP };
@@ -44,6 +47,7 @@ struct net_config {
 	unsigned nfwd;
 	struct net_fwd fwd[NETCFG_MAX_FWD];
 	uint32_t addr, gw;  /* tap: host byte order, 0: none */
+	unsigned mtu;       /* user: the MTU passt announces, 0: passt's default (PASST_MTU) */
 	unsigned prefix;
 };
 

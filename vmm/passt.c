@@ -22,7 +22,7 @@
 #include "lib/log.h"
 
 #define PASST_FD 3          /* where the child finds its socket */
-#define MAX_ARGS (8 + 4 * NETCFG_MAX_FWD)
+#define MAX_ARGS (10 + 4 * NETCFG_MAX_FWD)
 #define SOCK_BUF (2 << 20)  /* socket buffers: room for ~30 frames of 64 KiB */
 
 struct passt {
@@ -246,17 +246,17 @@ static void child(int sock, int logw, pid_t parent, const char *path, char **arg
 	_exit(127);
 }
 
-int passt_start(const char *path, const struct net_fwd *fwd, unsigned n, struct passt **out,
+int passt_start(const char *path, const struct net_fwd *fwd, unsigned n, unsigned mtu, struct passt **out,
 		struct net_backend **be, char *err, size_t errlen)
 {
 	char *argv[MAX_ARGS];
-	char store[NETCFG_MAX_FWD][48], fdarg[8];
+	char store[NETCFG_MAX_FWD][48], fdarg[8], mtuarg[8];
 	int sv[2] = { -1, -1 }, lp[2] = { -1, -1 }, argc = 0, r, size = SOCK_BUF;
 	struct passt *p;
 	pid_t parent = getpid();
 	const char *pcap = getenv("APERTURE_PASST_PCAP");
 
-	if (n > NETCFG_MAX_FWD)
+	if (n > NETCFG_MAX_FWD || mtu < NETCFG_MTU_MIN || mtu > NETCFG_MTU_MAX)
 		return -EINVAL;
 	p = calloc(1, sizeof(*p));
 	if (!p)
@@ -281,6 +281,9 @@ int passt_start(const char *path, const struct net_fwd *fwd, unsigned n, struct 
 		argv[argc++] = (char *)"--pcap";
 		argv[argc++] = (char *)pcap;
 	}
+	snprintf(mtuarg, sizeof(mtuarg), "%u", mtu);
+	argv[argc++] = (char *)"--mtu";
+	argv[argc++] = mtuarg;
 	argv[argc++] = (char *)"--fd";
 	argv[argc++] = fdarg;
 	argc = add_forwards(argv, argc, store, fwd, n, false);
@@ -310,7 +313,7 @@ int passt_start(const char *path, const struct net_fwd *fwd, unsigned n, struct 
 			p->reader_running = true;
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	}
-	r = net_passt_create(sv[0], PASST_MTU, &p->be);
+	r = net_passt_create(sv[0], (uint16_t)mtu, &p->be);
 	if (r) {
 		snprintf(err, errlen, "--net user: %s", strerror(-r));
 		goto fail;

@@ -36,11 +36,12 @@ bool passt_find(char *buf, size_t len);
  */
 int passt_check_ports(const struct net_fwd *fwd, unsigned n, char *err, size_t errlen) must_check;
 /*
- * Start passt (found at `path`) with these forwards. On success *be is the
+ * Start passt (found at `path`) with these forwards, announcing `mtu` (passt
+ * --mtu, also the device's MTU). On success *be is the
  * framing back end over its socket (owned by the struct passt). -errno and
  * one line in err.
  */
-int passt_start(const char *path, const struct net_fwd *fwd, unsigned n, struct passt **out,
+int passt_start(const char *path, const struct net_fwd *fwd, unsigned n, unsigned mtu, struct passt **out,
 		struct net_backend **be, char *err, size_t errlen) must_check;
 /* Close the socket (passt exits), wait for it (SIGKILL after a second), free. */
 void passt_stop(struct passt *p);

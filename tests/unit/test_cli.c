@@ -748,6 +748,17 @@ START_TEST(cli_net)
 	ck_assert_int_eq(cfg.net.mode, NET_USER);
 	ck_assert_uint_eq(cfg.net.nfwd, 0);
 	ck_assert(!cfg.net.mac_given);
+	ck_assert_uint_eq(cfg.net.mtu, 0); /* passt's default */
+	expect_ok(parse(&cfg, "--net", "user,mtu=1500", NULL));
+	ck_assert_uint_eq(cfg.net.mtu, 1500);
+	expect_ok(parse(&cfg, "--net", "user,mtu=1280", NULL));
+	ck_assert_uint_eq(cfg.net.mtu, 1280);
+	expect_ok(parse(&cfg, "--net", "user,mtu=65520", NULL));
+	ck_assert_uint_eq(cfg.net.mtu, 65520);
+	expect_bad(parse(&cfg, "--net", "user,mtu=1279", NULL), "mtu=1279: a number from 1280 to 65520");
+	expect_bad(parse(&cfg, "--net", "user,mtu=65521", NULL), "mtu=65521");
+	expect_bad(parse(&cfg, "--net", "user,mtu=15x", NULL), "mtu=15x");
+	expect_bad(parse(&cfg, "--net", "tap=tap0,mtu=1500", NULL), "unknown option 'mtu'");
 	expect_ok(parse(&cfg, "--net", "user,hostfwd=tcp:8080:80,hostfwd=udp:127.0.0.1:5353:53,mac=02:AB:cd:00:00:01",
 			"--share", "/srv", NULL));
 	ck_assert_uint_eq(cfg.net.nfwd, 2);
