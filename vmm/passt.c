@@ -256,8 +256,10 @@ int passt_start(const char *path, const struct net_fwd *fwd, unsigned n, unsigne
 	pid_t parent = getpid();
 	const char *pcap = getenv("APERTURE_PASST_PCAP");
 
-	if (n > NETCFG_MAX_FWD || mtu < NETCFG_MTU_MIN || mtu > NETCFG_MTU_MAX)
+	if (n > NETCFG_MAX_FWD || mtu < NETCFG_MTU_MIN || mtu > NETCFG_MTU_MAX) {
+		snprintf(err, errlen, "--net user: %u forwards, mtu %u: out of range", n, mtu);
 		return -EINVAL;
+	}
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
