@@ -45,7 +45,9 @@ dhcp_hook() {
 	cat >/tmp/udhcpc.hook <<-'EOF'
 	#!/bin/sh
 	[ "$1" = bound ] || [ "$1" = renew ] || exit 0
-	ip addr add "$ip/${mask:-24}" dev "$interface" && ip route add default via "${router%% *}"
+	ip addr add "$ip/${mask:-24}" dev "$interface" && ip route add default via "${router%% *}" || exit 1
+	# the lease's MTU (passt offers its own), as our monitor's guest takes it
+	[ -z "$mtu" ] || ip link set "$interface" mtu "$mtu"
 	EOF
 	chmod +x /tmp/udhcpc.hook
 }
