@@ -61,7 +61,7 @@ check: all images
 	bench/run --self-test --out build/bench-self-test
 	# The smoke test of bench/run's boots: one of ours and QEMU (the other --dma modes differ
 	# only in the monitor's flags, and make check has a time budget). --pool 64M, the monitor's
-	# default: the smallest pool leaves passt's host->guest TCP even slower (docs/network.md).
+	# default: the smallest pool leaves passt's host->guest TCP even slower (docs/protocol.md, "Network").
 	bench/run --quick --pool 64M --candidates aperture,qemu
 
 bench: all images
