@@ -535,6 +535,7 @@ out:
 	for (unsigned i = 0; i < HANDSHAKE_MAX_CONNS; i++)
 		VDRV_CHECK(!hs.conns[i].conn, "handshake slot %u still held after the device was destroyed", i);
 	VDRV_CHECK(vdrv_count_eventfds() == efds, "eventfds: %d, %d before", vdrv_count_eventfds(), efds);
-	VDRV_CHECK(vdrv_threads_settle(threads) == threads, "threads: %d, %d before", vdrv_count_threads(), threads);
+	int settled = vdrv_threads_settle(threads);
+	VDRV_CHECK(settled == threads, "threads: %d, %d before", settled, threads);
 	return 0;
 }

@@ -475,6 +475,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 out:
 	unplug(kind);
 	VDRV_CHECK(vdrv_count_eventfds() == efds, "eventfds: %d, %d before", vdrv_count_eventfds(), efds);
-	VDRV_CHECK(vdrv_threads_settle(threads) == threads, "threads: %d, %d before", vdrv_count_threads(), threads);
+	int settled = vdrv_threads_settle(threads);
+	VDRV_CHECK(settled == threads, "threads: %d, %d before", settled, threads);
 	return 0;
 }

@@ -383,6 +383,7 @@ out:
 	vdrv_dev_destroy(&d);
 	check_all_closed("the device was destroyed");
 	VDRV_CHECK(vdrv_count_eventfds() == efds, "eventfds: %d, %d before", vdrv_count_eventfds(), efds);
-	VDRV_CHECK(vdrv_threads_settle(threads) == threads, "threads: %d, %d before", vdrv_count_threads(), threads);
+	int settled = vdrv_threads_settle(threads);
+	VDRV_CHECK(settled == threads, "threads: %d, %d before", settled, threads);
 	return 0;
 }
