@@ -1,7 +1,7 @@
 # Thin wrapper over configure + ninja; see README.md.
 #   make          build ./vmm (and the unit tests)
 #   make images   build the guest kernel and initramfs (cached)
-#   make check    unit tests, fuzz smoke (20 s a target), TSan stress (21 s), boot tests,
+#   make check    unit tests, fuzz smoke (10 s a target), TSan stress (21 s), boot tests,
 #                 the quick bench (bench/run --quick: figures produced, speeds not judged)
 #   make bench    bench/run: the benchmark table and plots (BENCH_ARGS=--rounds 5 ...)
 #   make run      boot the guest with a shell (SHARE=/path once virtio-fs lands)

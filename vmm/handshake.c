@@ -127,6 +127,17 @@ static void programmed(struct handshake *hs, enum hs_outcome o, const char *dev,
 			    dma_mode_name(hs->cfg->dma), (unsigned long long)a->base, (unsigned long long)a->size);
 }
 
+int handshake_may_split(const struct gm_view *const *views, unsigned n, uint64_t base, uint64_t size)
+{
+	for (unsigned i = 0; i < n; i++) {
+		const struct gm_view *v = views[i];
+
+		if (!(v->base == base && v->size == size) && ranges_overlap(v->base, v->size, base, size))
+			return -EBUSY;
+	}
+	return 0;
+}
+
 /*
  * A device's view: its aperture (marked shared with --dma shared, where every
  * device gets the whole pool, so that the guest shares one bounce pool rather
@@ -134,8 +145,8 @@ static void programmed(struct handshake *hs, enum hs_outcome o, const char *dev,
  */
 static struct gm_view device_view(const struct handshake *hs, enum hs_outcome o, const struct aperture *a)
 {
+	const struct gm_view *views[DEVMGR_MAX_DEVICES];
 	struct gm_view v;
-
 	int err;
 
 	if (o != HS_APERTURES)
@@ -146,14 +157,9 @@ static struct gm_view device_view(const struct handshake *hs, enum hs_outcome o,
 	 * Enforced, not assumed: a range some device already has in its view
 	 * is not moved (unless it is that same, already split, aperture).
 	 */
-	err = 0;
-	for (unsigned i = 0; i < hs->dm->ndev && !err; i++) {
-		const struct gm_view *dv = &hs->dm->dev[i]->vd->view;
-
-		if (!(dv->base == a->base && dv->size == a->size) &&
-		    ranges_overlap(dv->base, dv->size, a->base, a->size))
-			err = -EBUSY;
-	}
+	for (unsigned i = 0; i < hs->dm->ndev; i++)
+		views[i] = &hs->dm->dev[i]->vd->view;
+	err = handshake_may_split(views, hs->dm->ndev, a->base, a->size);
 	if (!err)
 		err = gm_split(&hs->vm->mem, a->base, a->size);
 	if (err)

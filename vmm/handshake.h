@@ -67,4 +67,12 @@ enum hs_outcome {
 enum hs_outcome handshake_decide(const struct vmm_config *cfg, const struct aperture_limits *l, uint64_t base,
 				 uint64_t size, struct aperture *ap, unsigned nap, char *why, size_t whylen);
 
+/*
+ * Whether the aperture [base, base + size) may get a memfd of its own
+ * (gm_split() moves the range to another file): 0, or -EBUSY when a range
+ * one of the n views already covers overlaps it without being that very
+ * aperture (a device's view is never moved under it). Pure, for the tests.
+ */
+int handshake_may_split(const struct gm_view *const *views, unsigned n, uint64_t base, uint64_t size) must_check;
+
 #endif

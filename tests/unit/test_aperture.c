@@ -208,6 +208,37 @@ START_TEST(decide_outcomes)
 }
 END_TEST
 
+/*
+ * A second GUEST_CAPABILITIES (a guest that reconnects, or lies) must not
+ * move a range a device already has in its view into another file: only
+ * that same aperture again, or ranges clear of every view, may be split.
+ */
+START_TEST(split_refuses_ranges_in_use)
+{
+	const uint64_t base = 0x8000000;
+	struct gm_view rng = { .base = base, .size = 2 * MB, .aperture = true };
+	struct gm_view fs = { .base = base + 2 * MB, .size = 16 * MB, .aperture = true };
+	struct gm_view all = { .base = 0, .size = 512 * MB };
+	const struct gm_view *v[] = { &rng, &fs, &all };
+
+	ck_assert_int_eq(handshake_may_split(v, 0, base, 2 * MB), 0);
+	/* The very apertures the devices have: already theirs, no move. */
+	ck_assert_int_eq(handshake_may_split(v, 2, base, 2 * MB), 0);
+	ck_assert_int_eq(handshake_may_split(v, 2, base + 2 * MB, 16 * MB), 0);
+	/* Clear of both, touching their edges. */
+	ck_assert_int_eq(handshake_may_split(v, 2, base + 18 * MB, 16 * MB), 0);
+	ck_assert_int_eq(handshake_may_split(v, 2, base - 4 * MB, 4 * MB), 0);
+	/* Overlapping one: a page, a shifted copy, a range that holds it. */
+	ck_assert_int_eq(handshake_may_split(v, 2, base + 2 * MB - 4096, 4096), -EBUSY);
+	ck_assert_int_eq(handshake_may_split(v, 2, base + 1 * MB, 2 * MB), -EBUSY);
+	ck_assert_int_eq(handshake_may_split(v, 2, base + 3 * MB, 1 * MB), -EBUSY);
+	ck_assert_int_eq(handshake_may_split(v, 2, base - 4 * MB, 64 * MB), -EBUSY);
+	ck_assert_int_eq(handshake_may_split(v, 2, base, 18 * MB), -EBUSY);
+	/* A device that sees all of RAM: nothing in RAM may move under it. */
+	ck_assert_int_eq(handshake_may_split(v, 3, base + 18 * MB, 16 * MB), -EBUSY);
+}
+END_TEST
+
 /* ---- an aperture device on the harness ---- */
 
 #define MEM (2u << 20)
@@ -436,6 +467,7 @@ Suite *aperture_suite(void)
 	tcase_add_test(p, swiotlb_size_parse);
 	tcase_add_test(p, dma_mode_names);
 	tcase_add_test(p, decide_outcomes);
+	tcase_add_test(p, split_refuses_ranges_in_use);
 	tcase_add_test(d, cap_layout);
 	tcase_add_test(d, cap_shared_flag);
 	tcase_add_test(d, plain_device_has_no_cap);
