@@ -59,6 +59,7 @@ check: all images
 	tests/stress/run 21
 	tests/boot/run
 	bench/run --self-test --out build/bench-self-test
+	bench/guest-copy --self-test
 	# The smoke test of bench/run's boots: one of ours and QEMU (the other --dma modes differ
 	# only in the monitor's flags, and make check has a time budget). --pool 64M, the monitor's
 	# default: the smallest pool leaves passt's host->guest TCP even slower (docs/protocol.md, "Network").
