@@ -641,11 +641,18 @@ static int set_times(struct fuse_pt *fs, const char *name, const struct fuse_set
 	if (s->valid & FATTR_ATIME_NOW)
 		ts[0].tv_nsec = UTIME_NOW;
 	else if (s->valid & FATTR_ATIME)
-		ts[0] = (struct timespec){ (time_t)s->atime, s->atimensec % 1000000000u };
+		ts[0] = (struct timespec){ (time_t)s->atime, s->atimensec };
 	if (s->valid & FATTR_MTIME_NOW)
 		ts[1].tv_nsec = UTIME_NOW;
 	else if (s->valid & FATTR_MTIME)
-		ts[1] = (struct timespec){ (time_t)s->mtime, s->mtimensec % 1000000000u };
+		ts[1] = (struct timespec){ (time_t)s->mtime, s->mtimensec };
+	/*
+	 * The host would refuse them too (utimensat: EINVAL); checked here because
+	 * two values above 999,999,999 are UTIME_NOW and UTIME_OMIT to the host.
+	 */
+	if (((s->valid & FATTR_ATIME) && !(s->valid & FATTR_ATIME_NOW) && s->atimensec >= 1000000000u) ||
+	    ((s->valid & FATTR_MTIME) && !(s->valid & FATTR_MTIME_NOW) && s->mtimensec >= 1000000000u))
+		return -EINVAL;
 	/* Through /proc/self/fd: the object itself, a symlink included (touch -h). */
 	return utimensat(fs->proc_fd, name, ts, 0) < 0 ? -errno : 0;
 }
@@ -934,6 +941,8 @@ static int pt_fallocate(void *f, uint64_t fh, uint32_t mode, uint64_t off, uint6
 
 	if (!h)
 		return -EBADF;
+	/* The guest already sent SETATTR with KILL_SUIDGID if the bits must go. */
+	fsetid(f, true);
 	if (fallocate(h->fd, (int)mode, (off_t)off, (off_t)len) < 0)
 		err = -errno;
 	handle_put(f, h);
@@ -964,6 +973,7 @@ static long pt_copy_file_range(void *f, uint64_t fh_in, uint64_t off_in, uint64_
 	ssize_t n = -EBADF;
 
 	if (hi && ho) {
+		fsetid(f, true); /* as for fallocate: the guest's SETATTR decided */
 		n = copy_file_range(hi->fd, &oi, ho->fd, &oo, len > UINT32_MAX ? UINT32_MAX : (size_t)len,
 				    (unsigned)flags);
 		if (n < 0)
@@ -1099,6 +1109,7 @@ static int pt_setxattr(void *fs, const struct fuse_ctx *ctx, struct fuse_node *n
 	if (fd < 0)
 		return fd;
 	xpath(p, sizeof(p), fd);
+	fsetid(fs, true); /* an ACL's set-group-ID rule: not whatever the thread's last write left */
 	return setxattr(p, name, value, size, (int)flags) < 0 ? -errno : 0;
 }
 

@@ -321,6 +321,26 @@ START_TEST(fs_errno_file_ops)
 	fa.length = 0;
 	fa.mode = 0;
 	expect_err(call(FUSE_FALLOCATE, out.e.nodeid, &fa, sizeof(fa), NULL, 0), HOST(fallocate(hfd, 0, 0, 0)));
+	/*
+	 * Nanoseconds out of range: EINVAL as on the host (the server must not
+	 * pass 1073741823 on, which is UTIME_NOW to the host's utimensat).
+	 */
+	{
+		struct timespec ts[2] = { { 1, 1000000000 }, { .tv_nsec = UTIME_OMIT } };
+		struct fuse_setattr_in sa = { .valid = FATTR_ATIME, .atime = 1, .atimensec = 1000000000 };
+		struct stat st0, st1;
+
+		path_of(a, sizeof(a), root, "f");
+		ck_assert_int_eq(stat(a, &st0), 0);
+		expect_err(call(FUSE_SETATTR, out.e.nodeid, &sa, sizeof(sa), NULL, 0), HOST(futimens(hfd, ts)));
+		sa = (struct fuse_setattr_in){ .valid = FATTR_MTIME, .mtime = 1, .mtimensec = UTIME_NOW };
+		ts[0] = (struct timespec){ .tv_nsec = UTIME_OMIT };
+		ts[1] = (struct timespec){ 1, 1000000000 };
+		expect_err(call(FUSE_SETATTR, out.e.nodeid, &sa, sizeof(sa), NULL, 0), HOST(futimens(hfd, ts)));
+		ck_assert_int_eq(stat(a, &st1), 0);
+		ck_assert_int_eq(st1.st_mtim.tv_sec, st0.st_mtim.tv_sec); /* not "now" */
+		ck_assert_int_eq(st1.st_mtim.tv_nsec, st0.st_mtim.tv_nsec);
+	}
 	close(hfd);
 	down();
 }
@@ -847,8 +867,39 @@ START_TEST(fs_killpriv)
 	ck_assert_int_eq(err_of(), 0);
 	ck_assert_int_eq(stat(p, &st), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 0755);
-	/* A root write after them keeps the bits again (the thread got CAP_FSETID back). */
+	/*
+	 * fallocate and copy_file_range by root right after a killing request:
+	 * the bits stay (the guest sends SETATTR with KILL_SUIDGID first when
+	 * they must go), whatever the thread's previous request left.
+	 */
 	req_uid = req_gid = 0;
+	ck_assert_int_eq(chmod(p, 04755), 0);
+	{
+		struct fuse_fallocate_in fa = { .fh = out.o.fh, .offset = 0, .length = 4096 };
+		struct fuse_copy_file_range_in cr = { .fh_in = out.o.fh, .off_in = 0, .nodeid_out = out.e.nodeid,
+						      .fh_out = out.o.fh, .off_out = 8192, .len = 16 };
+
+		req_uid = req_gid = 1000;
+		w.write_flags = FUSE_WRITE_KILL_SUIDGID;
+		ck_assert_int_gt(call(FUSE_WRITE, out.e.nodeid, &w, sizeof(w), "d", 1), 0);
+		req_uid = req_gid = 0;
+		ck_assert_int_eq(chmod(p, 04755), 0);
+		ck_assert_int_gt(call(FUSE_FALLOCATE, out.e.nodeid, &fa, sizeof(fa), NULL, 0), 0);
+		ck_assert_int_eq(err_of(), 0);
+		ck_assert_int_eq(stat(p, &st), 0);
+		ck_assert_uint_eq(st.st_size, 4096);
+		ck_assert_uint_eq(st.st_mode & 07777, 04755);
+		req_uid = req_gid = 1000;
+		ck_assert_int_gt(call(FUSE_WRITE, out.e.nodeid, &w, sizeof(w), "e", 1), 0);
+		req_uid = req_gid = 0;
+		ck_assert_int_eq(chmod(p, 04755), 0);
+		ck_assert_int_gt(call(FUSE_COPY_FILE_RANGE, out.e.nodeid, &cr, sizeof(cr), NULL, 0), 0);
+		ck_assert_int_eq(err_of(), 0);
+		ck_assert_int_eq(stat(p, &st), 0);
+		ck_assert_uint_eq(st.st_size, 8192 + 16);
+		ck_assert_uint_eq(st.st_mode & 07777, 04755);
+	}
+	/* A root write after them keeps the bits again (the thread got CAP_FSETID back). */
 	ck_assert_int_eq(chmod(p, 04755), 0);
 	w.write_flags = 0;
 	ck_assert_int_gt(call(FUSE_WRITE, out.e.nodeid, &w, sizeof(w), "c", 1), 0);
