@@ -196,21 +196,27 @@ static int handle_new(struct fuse_pt *fs, int fd, bool dir, struct fuse_inode *i
 	return -EMFILE;
 }
 
-/* The live handle fh of the right kind with a reference taken, or NULL. */
-static struct handle *handle_get(struct fuse_pt *fs, uint64_t fh, bool dir)
+/*
+ * The live handle fh of the right kind with a reference taken, or NULL;
+ * with `in`, only a handle opened on that inode (a request that names both
+ * a node and a handle must not mix two objects).
+ */
+static struct handle *handle_of(struct fuse_pt *fs, uint64_t fh, bool dir, const struct fuse_inode *in)
 {
 	struct handle *h = NULL;
 
 	if (fh >= FUSE_PT_MAX_HANDLES)
 		return NULL;
 	pthread_mutex_lock(&fs->hlock);
-	if (fs->h[fh].fd >= 0 && fs->h[fh].live && fs->h[fh].dir == dir) {
+	if (fs->h[fh].fd >= 0 && fs->h[fh].live && fs->h[fh].dir == dir && (!in || fs->h[fh].in == in)) {
 		h = &fs->h[fh];
 		h->refs++;
 	}
 	pthread_mutex_unlock(&fs->hlock);
 	return h;
 }
+
+static struct handle *handle_get(struct fuse_pt *fs, uint64_t fh, bool dir) { return handle_of(fs, fh, dir, NULL); }
 
 /* Close a released handle nobody uses any more (hlock held); returns its inode to put. */
 static struct fuse_inode *handle_close_locked(struct fuse_pt *fs, struct handle *h)
@@ -624,8 +630,11 @@ static int pt_getattr(void *f, const struct fuse_ctx *ctx, struct fuse_node *n, 
 	int fd, err;
 
 	(void)ctx;
-	/* Through the open file when the guest names one: it works for a file unlinked meanwhile. */
-	if (fh && (h = handle_get(fs, *fh, false)) != NULL) {
+	/*
+	 * Through the open file when the guest names one of this inode: it works
+	 * for a file unlinked meanwhile.
+	 */
+	if (fh && (h = handle_of(fs, *fh, false, IN(n))) != NULL) {
 		err = attr_of(fs, IN(n), h->fd, o);
 		handle_put(fs, h);
 		return err;
@@ -671,7 +680,7 @@ static int pt_setattr(void *f, const struct fuse_ctx *ctx, struct fuse_node *n, 
 		return pfd;
 	fd_name(name, sizeof(name), pfd);
 	if ((s->valid & FATTR_FH) && (s->valid & FATTR_SIZE)) {
-		h = handle_get(fs, s->fh, false);
+		h = handle_of(fs, s->fh, false, in);
 		if (!h)
 			return -EBADF;
 	}
@@ -1016,7 +1025,7 @@ static int pt_readdir(void *f, const struct fuse_ctx *ctx, struct fuse_node *dir
 {
 	static __thread uint8_t dents[32768];
 	struct fuse_pt *fs = f;
-	struct handle *h = handle_get(fs, fh, true);
+	struct handle *h = handle_of(fs, fh, true, IN(dir)); /* plus looks entries up in `dir` */
 	bool plus = fuse_dir_plus(sink), full = false;
 	int err = 0;
 

@@ -714,6 +714,62 @@ START_TEST(fs_no_lookup_leak)
 }
 END_TEST
 
+/*
+ * A request that names a node and a handle of another object (only a
+ * hostile guest sends that): READDIRPLUS would list one directory and look
+ * the names up in another, SETATTR would truncate the other file. EBADF, as
+ * for a handle that does not exist; GETATTR answers for the node.
+ */
+START_TEST(fs_handle_of_another_node)
+{
+	struct fuse_mkdir_in mk = { .mode = 0755 };
+	struct fuse_open_in o = { .flags = O_RDONLY }, ow = { .flags = O_RDWR };
+	struct fuse_read_in rd;
+	struct fuse_setattr_in sa;
+	struct fuse_getattr_in ga;
+	uint64_t d1, d2, big, small, dfh, ffh;
+	char p[600];
+	struct stat st;
+
+	up();
+	ck_assert_int_gt(call(FUSE_MKDIR, FUSE_ROOT_ID, &mk, sizeof(mk), "d1", 3), 0);
+	ck_assert_int_gt(call(FUSE_MKDIR, FUSE_ROOT_ID, &mk, sizeof(mk), "d2", 3), 0);
+	path_of(p, sizeof(p), root, "d1/only-in-d1");
+	ck_assert_int_eq(mknod(p, S_IFREG | 0644, 0), 0);
+	both("big", "0123456789");
+	both("small", "x");
+	d1 = lookup(FUSE_ROOT_ID, "d1", NULL);
+	d2 = lookup(FUSE_ROOT_ID, "d2", NULL);
+	big = lookup(FUSE_ROOT_ID, "big", NULL);
+	small = lookup(FUSE_ROOT_ID, "small", NULL);
+	ck_assert(d1 && d2 && big && small);
+	ck_assert_int_gt(call(FUSE_OPENDIR, d1, &o, sizeof(o), NULL, 0), 0);
+	dfh = ((struct fuse_open_out *)payload())->fh;
+	rd = (struct fuse_read_in){ .fh = dfh, .size = 4096 };
+	expect_err(call(FUSE_READDIRPLUS, d2, &rd, sizeof(rd), NULL, 0), -EBADF);
+	expect_err(call(FUSE_READDIR, d2, &rd, sizeof(rd), NULL, 0), -EBADF);
+	ck_assert_int_gt(call(FUSE_READDIRPLUS, d1, &rd, sizeof(rd), NULL, 0), (long)sizeof(struct fuse_out_header));
+	ck_assert_int_gt(call(FUSE_OPEN, big, &ow, sizeof(ow), NULL, 0), 0);
+	ck_assert_int_eq(err_of(), 0);
+	ffh = ((struct fuse_open_out *)payload())->fh;
+	sa = (struct fuse_setattr_in){ .valid = FATTR_SIZE | FATTR_FH, .fh = ffh, .size = 0 };
+	expect_err(call(FUSE_SETATTR, small, &sa, sizeof(sa), NULL, 0), -EBADF);
+	path_of(p, sizeof(p), root, "big");
+	ck_assert_int_eq(stat(p, &st), 0);
+	ck_assert_int_eq(st.st_size, 10);
+	ga = (struct fuse_getattr_in){ .getattr_flags = FUSE_GETATTR_FH, .fh = ffh };
+	ck_assert_int_gt(call(FUSE_GETATTR, small, &ga, sizeof(ga), NULL, 0), 0);
+	ck_assert_int_eq(err_of(), 0);
+	ck_assert_uint_eq(((struct fuse_attr_out *)payload())->attr.size, 1);
+	/* The matching pairs work. */
+	ck_assert_int_gt(call(FUSE_SETATTR, big, &sa, sizeof(sa), NULL, 0), 0);
+	ck_assert_int_eq(err_of(), 0);
+	ck_assert_int_eq(stat(p, &st), 0);
+	ck_assert_int_eq(st.st_size, 0);
+	down();
+}
+END_TEST
+
 /* ---- credentials (root only: the monitor in CI) ---- */
 
 static void entry_owner(uint64_t parent, const char *name, uid_t *u, gid_t *g, mode_t *m)
@@ -1027,6 +1083,7 @@ Suite *fuse_fs_suite(void)
 	tcase_add_test(t, fs_inode_table_bound);
 	tcase_add_test(t, fs_inode_table_limit);
 	tcase_add_test(t, fs_no_lookup_leak);
+	tcase_add_test(t, fs_handle_of_another_node);
 	tcase_add_test(t, fs_credentials);
 	tcase_add_test(t, fs_setgid_directory);
 	tcase_add_test(t, fs_killpriv);
