@@ -55,6 +55,7 @@ struct fuse_options {
 	enum fuse_cache cache;
 	bool writeback;       /* offer FUSE_WRITEBACK_CACHE */
 	bool xattr;           /* serve extended attributes (else ENOSYS: the guest stops asking) */
+	bool devnodes;        /* MKNOD may make character and block devices (else EPERM) */
 	struct fuse_idmap uidmap, gidmap;
 	unsigned max_fds;     /* O_PATH descriptors the inode table keeps open; 0: default */
 	unsigned max_inodes;  /* inodes the guest may hold at once; 0: default */
@@ -62,7 +63,8 @@ struct fuse_options {
 
 /* Share options as text (devices/fuse-options.c): "ro,cache=never,uidmap=0:1000:1" ... */
 #define FUSE_OPTIONS_HELP \
-	"ro, cache=auto|always|never, writeback, xattr, uidmap=GUEST:HOST[:COUNT], gidmap=GUEST:HOST[:COUNT]"
+	"ro, cache=auto|always|never, writeback, xattr, devnodes, uidmap=GUEST:HOST[:COUNT], " \
+	"gidmap=GUEST:HOST[:COUNT]"
 /* Apply one option (len bytes at opt) to o; -1 with a message in err. */
 int fuse_option_apply(struct fuse_options *o, const char *opt, size_t len, char *err, size_t errlen);
 /* A comma-separated list into o (from defaults); -EINVAL. */

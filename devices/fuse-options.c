@@ -75,6 +75,10 @@ int fuse_option_apply(struct fuse_options *o, const char *opt, size_t len, char 
 		o->xattr = true;
 	else if (!strcmp(v, "no_xattr"))
 		o->xattr = false;
+	else if (!strcmp(v, "devnodes"))
+		o->devnodes = true;
+	else if (!strcmp(v, "no_devnodes"))
+		o->devnodes = false;
 	else if (!strncmp(v, "uidmap=", 7) || !strncmp(v, "gidmap=", 7)) {
 		if (parse_idmap(v + 7, v[0] == 'u' ? &o->uidmap : &o->gidmap)) {
 			snprintf(err, errlen, "%.6s wants GUEST:HOST[:COUNT] (ids below 2^32-1), not '%s'", v, v + 7);
@@ -109,8 +113,9 @@ int fuse_options_parse(const char *s, struct fuse_options *o)
 int fuse_options_format(const struct fuse_options *o, char *buf, size_t len)
 {
 	static const char *const cache[] = { "auto", "always", "never" };
-	int n = snprintf(buf, len, "cache=%s%s%s%s", cache[o->cache <= FUSE_CACHE_NEVER ? o->cache : 0],
-			 o->ro ? ",ro" : "", o->writeback ? ",writeback" : "", o->xattr ? ",xattr" : "");
+	int n = snprintf(buf, len, "cache=%s%s%s%s%s", cache[o->cache <= FUSE_CACHE_NEVER ? o->cache : 0],
+			 o->ro ? ",ro" : "", o->writeback ? ",writeback" : "", o->xattr ? ",xattr" : "",
+			 o->devnodes ? ",devnodes" : "");
 
 	if (n >= 0 && (size_t)n < len && o->uidmap.count)
 		n += snprintf(buf + n, len - (size_t)n, ",uidmap=%" PRIu32 ":%" PRIu32 ":%" PRIu32, o->uidmap.guest,

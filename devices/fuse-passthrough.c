@@ -502,13 +502,18 @@ static int pt_mknod(void *f, const struct fuse_ctx *ctx, struct fuse_node *dir, 
 	mode_t type = mode & S_IFMT;
 	int dfd = ifd(fs, IN(dir)), err;
 
-	(void)rdev;
 	if (dfd < 0)
 		return dfd;
-	if (type == S_IFCHR || type == S_IFBLK)
-		return -EPERM; /* no device nodes in a share (docs/threat-model.md) */
+	/* No device nodes in a share unless it says devnodes (docs/threat-model.md). */
+	if ((type == S_IFCHR || type == S_IFBLK) && !fs->opt.devnodes)
+		return -EPERM;
+	/*
+	 * rdev is the guest's new_encode_dev() of the numbers: for majors below
+	 * 4096 and minors below 2^20 (all the guest can encode in 32 bits) that
+	 * is the host's dev_t of the same numbers.
+	 */
 	err = as_caller(fs, ctx);
-	if (!err && mknodat(dfd, name, mode & ~(umask & 07777), 0) < 0)
+	if (!err && mknodat(dfd, name, mode & ~(umask & 07777), type == S_IFCHR || type == S_IFBLK ? rdev : 0) < 0)
 		err = -errno;
 	as_monitor(fs);
 	return entry_of(fs, IN(dir), name, err, e);

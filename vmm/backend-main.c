@@ -137,7 +137,7 @@ static const char usage[] =
 	"  --shared-dir DIR    fs: the directory to share\n"
 	"  --tag TAG           fs: the tag (the front end presents it; for messages)\n"
 	"  --queues N          fs: request queues (default 1)\n"
-	"  --share-options OPTS  fs: ro, cache=auto|always|never, writeback, xattr,\n"
+	"  --share-options OPTS  fs: ro, cache=auto|always|never, writeback, xattr, devnodes,\n"
 	"                      uidmap=GUEST:HOST:COUNT, gidmap=GUEST:HOST:COUNT (comma-separated)\n"
 	"  --extra-fds N,...   descriptors inherited for the device (net: an eventfd to write\n"
 	"                      on a lost link, the counter page, then passt's socket or one\n"

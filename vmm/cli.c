@@ -279,7 +279,8 @@ const struct cli_option cli_options[] = {
 	{ "share", "[TAG=]PATH[,OPTION...]", "share host directory PATH with the guest over virtio-fs, mounted at "
 	  "/mnt/TAG (default tag: share); repeatable, up to 8; each share gets its own DMA aperture. Options: ro "
 	  "(read-only, EROFS even for root), cache=auto|always|never (default auto), writeback (guest write-back "
-	  "cache), xattr (serve extended attributes), uidmap=GUEST:HOST[:COUNT] and gidmap= (map ids, e.g. for a "
+	  "cache), xattr (serve extended attributes), devnodes (let the guest make device nodes; host processes "
+	  "could open them), uidmap=GUEST:HOST[:COUNT] and gidmap= (map ids, e.g. for a "
 	  "vmm that is not root); a comma in PATH is written ,,", set_share, CLI_REPEAT },
 	{ "vhost-user-fs", "[TAG=]SOCKET", "a virtio-fs device served by an external vhost-user back end "
 	  "(e.g. virtiofsd --socket-path=SOCKET) listening on SOCKET, mounted at /mnt/TAG; it is given only the "

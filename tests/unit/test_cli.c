@@ -644,6 +644,7 @@ START_TEST(cli_share_options)
 	ck_assert_int_eq(cfg.share[0].opt.cache, FUSE_CACHE_AUTO);
 	ck_assert(!cfg.share[0].opt.writeback);
 	ck_assert(!cfg.share[0].opt.xattr);
+	ck_assert(!cfg.share[0].opt.devnodes);
 	expect_ok(parse(&cfg, "--share", "src=/srv,ro,cache=always,xattr", "--share", "b=/tmp,cache=never,writeback",
 			"--share", "/var,uidmap=1000:4000,gidmap=100:200:5", NULL));
 	ck_assert_str_eq(cfg.share[0].tag, "src");
@@ -658,6 +659,22 @@ START_TEST(cli_share_options)
 	ck_assert_uint_eq(cfg.share[2].opt.uidmap.host, 4000);
 	ck_assert_uint_eq(cfg.share[2].opt.uidmap.count, 1);
 	ck_assert_uint_eq(cfg.share[2].opt.gidmap.count, 5);
+	/* devnodes, and every option through the text an isolated back end gets. */
+	expect_ok(parse(&cfg, "--share", "/srv,devnodes,xattr,writeback,cache=never,uidmap=1:2:3,gidmap=4:5", NULL));
+	ck_assert(cfg.share[0].opt.devnodes);
+	{
+		struct fuse_options back;
+		char text[256];
+
+		ck_assert_int_eq(fuse_options_format(&cfg.share[0].opt, text, sizeof(text)), 0);
+		ck_assert_str_eq(text, "cache=never,writeback,xattr,devnodes,uidmap=1:2:3,gidmap=4:5:1");
+		ck_assert_int_eq(fuse_options_parse(text, &back), 0);
+		ck_assert(back.devnodes && back.xattr && back.writeback && !back.ro);
+		ck_assert_int_eq(back.cache, FUSE_CACHE_NEVER);
+		ck_assert_uint_eq(back.uidmap.count, 3);
+		ck_assert_uint_eq(back.gidmap.host, 5);
+		ck_assert_int_eq(fuse_options_format(&cfg.share[0].opt, text, 20), -ENOSPC);
+	}
 	/* A comma in the path is written twice; options still follow. */
 	expect_ok(parse(&cfg, "--share", "t=/a,,b,ro", NULL));
 	ck_assert_str_eq(cfg.share[0].path, "/a,b");

@@ -420,6 +420,50 @@ START_TEST(fs_symlinks_fifos_sockets)
 }
 END_TEST
 
+/*
+ * devnodes: MKNOD makes character and block devices, with the caller's
+ * credentials (root: CAP_MKNOD; another guest user: EPERM, as locally).
+ */
+START_TEST(fs_devnodes)
+{
+	struct fuse_options o = { .devnodes = true };
+	struct fuse_mknod_in mn = { .mode = S_IFCHR | 0600, .rdev = (uint32_t)makedev(1, 3) };
+	struct fuse_entry_out e;
+	char p[600];
+	struct stat st;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "fs_devnodes: not root, nothing checked\n");
+		return;
+	}
+	up_opts(&o);
+	ck_assert_int_gt(call(FUSE_MKNOD, FUSE_ROOT_ID, &mn, sizeof(mn), "null", 5), 0);
+	ck_assert_int_eq(err_of(), 0);
+	memcpy(&e, payload(), sizeof(e));
+	ck_assert_uint_eq(e.attr.rdev, (uint32_t)makedev(1, 3));
+	path_of(p, sizeof(p), root, "null");
+	ck_assert_int_eq(lstat(p, &st), 0);
+	ck_assert(S_ISCHR(st.st_mode));
+	ck_assert_uint_eq(major(st.st_rdev), 1);
+	ck_assert_uint_eq(minor(st.st_rdev), 3);
+	/* Numbers past 8 bits of minor (the encoding's split field) and a block device. */
+	mn = (struct fuse_mknod_in){ .mode = S_IFBLK | 0600, .rdev = (uint32_t)makedev(259, 70000) };
+	ck_assert_int_gt(call(FUSE_MKNOD, FUSE_ROOT_ID, &mn, sizeof(mn), "blk", 4), 0);
+	ck_assert_int_eq(err_of(), 0);
+	path_of(p, sizeof(p), root, "blk");
+	ck_assert_int_eq(lstat(p, &st), 0);
+	ck_assert(S_ISBLK(st.st_mode));
+	ck_assert_uint_eq(major(st.st_rdev), 259);
+	ck_assert_uint_eq(minor(st.st_rdev), 70000);
+	/* Another guest user, in a directory it may write: the host refuses it as it would locally. */
+	ck_assert_int_eq(chmod(root, 0777), 0);
+	req_uid = req_gid = 1000;
+	mn = (struct fuse_mknod_in){ .mode = S_IFCHR | 0600, .rdev = (uint32_t)makedev(1, 3) };
+	expect_err(call(FUSE_MKNOD, FUSE_ROOT_ID, &mn, sizeof(mn), "u", 2), -EPERM);
+	down();
+}
+END_TEST
+
 /* ---- options ---- */
 
 START_TEST(fs_xattr_off)
@@ -1084,6 +1128,7 @@ Suite *fuse_fs_suite(void)
 	tcase_add_test(t, fs_inode_table_limit);
 	tcase_add_test(t, fs_no_lookup_leak);
 	tcase_add_test(t, fs_handle_of_another_node);
+	tcase_add_test(t, fs_devnodes);
 	tcase_add_test(t, fs_credentials);
 	tcase_add_test(t, fs_setgid_directory);
 	tcase_add_test(t, fs_killpriv);
