@@ -99,9 +99,11 @@ static void unlink_inode(struct fuse_inodes *t, struct fuse_inode *in)
 	for (p = &t->by_id[hash_id(in->nodeid)]; *p != in; p = &(*p)->next_id)
 		;
 	*p = in->next_id;
-	for (p = &t->by_key[hash_key(in->dev, in->ino)]; *p != in; p = &(*p)->next_key)
-		;
-	*p = in->next_key;
+	if (!in->gone) {
+		for (p = &t->by_key[hash_key(in->dev, in->ino)]; *p != in; p = &(*p)->next_key)
+			;
+		*p = in->next_key;
+	}
 	lru_remove(t, in);
 	close_fd(t, in);
 	t->st.inodes--;
@@ -239,6 +241,37 @@ static bool get_handle(int fd, struct file_handle *h)
 }
 
 /*
+ * The known inode of (dev, ino), if fd is that same file (t->lock held).
+ * While an inode's descriptor is evicted nothing pins the host file: it can
+ * be deleted and its number given to a new file. Then fd's handle differs
+ * from the one we keep (the generation), and the old entry leaves by_key
+ * (the guest's node ID for it stays valid until FORGET and gets ESTALE)
+ * so that the new file becomes an inode of its own.
+ */
+static struct fuse_inode *find_same(struct fuse_inodes *t, dev_t dev, ino_t ino, int fd)
+{
+	union {
+		struct file_handle h;
+		unsigned char b[sizeof(struct file_handle) + HANDLE_MAX];
+	} fh;
+	struct fuse_inode *in = find_key(t, dev, ino), **p;
+
+	if (!in || !in->hlen || __atomic_load_n(&in->fd, __ATOMIC_ACQUIRE) >= 0)
+		return in;
+	fh.h.handle_bytes = HANDLE_MAX;
+	if (name_to_handle_at(fd, "", &fh.h, &(int){ 0 }, AT_EMPTY_PATH) == 0 && fh.h.handle_type == in->htype &&
+	    fh.h.handle_bytes == in->hlen && !memcmp(fh.h.f_handle, in->handle, in->hlen))
+		return in;
+	for (p = &t->by_key[hash_key(dev, ino)]; *p != in; p = &(*p)->next_key)
+		;
+	*p = in->next_key;
+	in->next_key = NULL;
+	in->gone = true;
+	t->st.gone++;
+	return NULL;
+}
+
+/*
  * A lookup of a known inode (t->lock held): one more lookup and reference,
  * off the LRU; fd refills its descriptor if it was evicted. true: fd is the
  * inode's now (the caller must not close it).
@@ -269,7 +302,7 @@ int fuse_inodes_adopt(struct fuse_inodes *t, int fd, const struct stat *st, cons
 
 	/* Known already? Then fd only serves to refill an evicted descriptor. */
 	pthread_mutex_lock(&t->lock);
-	in = find_key(t, st->st_dev, st->st_ino);
+	in = find_same(t, st->st_dev, st->st_ino, fd);
 	if (in) {
 		if (take_known(t, in, fd))
 			fd = -1;
@@ -311,7 +344,7 @@ int fuse_inodes_adopt(struct fuse_inodes *t, int fd, const struct stat *st, cons
 	}
 
 	pthread_mutex_lock(&t->lock);
-	in = find_key(t, st->st_dev, st->st_ino); /* another thread may have been quicker */
+	in = find_same(t, st->st_dev, st->st_ino, fd); /* another thread may have been quicker */
 	if (in) {
 		if (take_known(t, in, fd))
 			nw->fd = -1;

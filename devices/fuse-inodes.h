@@ -48,6 +48,7 @@ struct fuse_inode {
 	struct fuse_inode *next_id, *next_key;
 	struct fuse_inode *lru_prev, *lru_next; /* unused inodes with a descriptor and a handle */
 	bool on_lru;
+	bool gone;              /* off by_key: its handle names a file the host has freed */
 	int htype;              /* file handle type; hlen 0: no handle */
 	unsigned hlen;
 	unsigned char handle[]; /* hlen bytes */
@@ -59,6 +60,7 @@ struct fuse_inodes_stats {
 	uint64_t evicted;       /* descriptors closed to stay under max_fds */
 	uint64_t reopened;      /* descriptors reopened from a handle */
 	uint64_t refused;       /* lookups refused with ENFILE */
+	uint64_t gone;          /* evicted inodes whose number a new host file took */
 	bool handles;           /* file handles in use */
 };
 

@@ -303,7 +303,8 @@ void fuse_pt_stats(struct fuse_pt *fs, struct fuse_pt_stats *out)
 	fuse_inodes_stats(&fs->inodes, &st);
 	*out = (struct fuse_pt_stats){ .inodes = st.inodes, .path_fds = st.fds, .path_fds_high = st.fds_high,
 				       .handles = fuse_pt_handle_count(fs), .evicted = st.evicted,
-				       .reopened = st.reopened, .refused = st.refused, .file_handles = st.handles,
+				       .reopened = st.reopened, .refused = st.refused, .gone = st.gone,
+				       .file_handles = st.handles,
 				       .creds = fs->creds };
 }
 

@@ -98,6 +98,7 @@ struct fuse_pt_stats {
 	unsigned path_fds_high;   /* ... at most so far */
 	unsigned handles;         /* open files and directories */
 	uint64_t evicted, reopened, refused;
+	uint64_t gone;            /* evicted inodes whose number a new host file took */
 	bool file_handles;        /* inodes kept as file handles */
 	bool creds;               /* requests run with the guest caller's credentials */
 };

@@ -764,6 +764,69 @@ END_TEST
  * the names up in another, SETATTR would truncate the other file. EBADF, as
  * for a handle that does not exist; GETATTR answers for the node.
  */
+/*
+ * With file handles an inode whose descriptor was evicted does not pin its
+ * host file: the host deletes it and gives its number to a new file (ext4
+ * does at once). A lookup of the new file must be a new inode, not the old
+ * one with a handle that no longer opens anything.
+ */
+START_TEST(fs_inode_number_reused)
+{
+	struct fuse_options o = { .max_fds = 2 };
+	struct fuse_pt_stats st;
+	struct fuse_entry_out e;
+	struct stat sa, sb;
+	uint64_t old, nw;
+	char p[600], name[16];
+
+	up_opts(&o);
+	fuse_pt_stats(fs, &st);
+	if (!st.file_handles) {
+		fprintf(stderr, "fs_inode_number_reused: no file handles here (not root?), nothing checked\n");
+		down();
+		return;
+	}
+	both("a", "old");
+	old = lookup(FUSE_ROOT_ID, "a", NULL);
+	ck_assert(old);
+	for (int i = 0; i < 4; i++) { /* evict a's descriptor */
+		snprintf(name, sizeof(name), "x%d", i);
+		both(name, "x");
+		ck_assert(lookup(FUSE_ROOT_ID, name, NULL));
+	}
+	path_of(p, sizeof(p), root, "a");
+	ck_assert_int_eq(stat(p, &sa), 0);
+	ck_assert_int_eq(unlink(p), 0);
+	both("b", "new file");
+	path_of(p, sizeof(p), root, "b");
+	ck_assert_int_eq(stat(p, &sb), 0);
+	if (sa.st_ino != sb.st_ino) {
+		fprintf(stderr, "fs_inode_number_reused: the host gave b another number, nothing checked\n");
+		down();
+		return;
+	}
+	nw = lookup(FUSE_ROOT_ID, "b", &e);
+	ck_assert(nw);
+	ck_assert_uint_ne(nw, old);
+	ck_assert_uint_eq(e.attr.size, 8);
+	fuse_pt_stats(fs, &st);
+	ck_assert_uint_eq(st.gone, 1);
+	for (int i = 0; i < 4; i++) { /* evict b's descriptor: it must come back from b's own handle */
+		snprintf(name, sizeof(name), "x%d", i);
+		ck_assert(lookup(FUSE_ROOT_ID, name, NULL));
+	}
+	ck_assert_int_gt(call(FUSE_GETATTR, nw, NULL, 0, NULL, 0), 0);
+	ck_assert_int_eq(err_of(), 0);
+	ck_assert_uint_eq(((struct fuse_attr_out *)payload())->attr.size, 8);
+	/* The old node: its file is gone. */
+	expect_err(call(FUSE_GETATTR, old, NULL, 0, NULL, 0), -ESTALE);
+	call(FUSE_FORGET, old, &(struct fuse_forget_in){ .nlookup = 1 }, sizeof(struct fuse_forget_in), NULL, 0);
+	fuse_pt_stats(fs, &st);
+	ck_assert_uint_eq(st.inodes, 1 + 4 + 1); /* root, x0-x3, b */
+	down();
+}
+END_TEST
+
 START_TEST(fs_handle_of_another_node)
 {
 	struct fuse_mkdir_in mk = { .mode = 0755 };
@@ -1128,6 +1191,7 @@ Suite *fuse_fs_suite(void)
 	tcase_add_test(t, fs_inode_table_limit);
 	tcase_add_test(t, fs_no_lookup_leak);
 	tcase_add_test(t, fs_handle_of_another_node);
+	tcase_add_test(t, fs_inode_number_reused);
 	tcase_add_test(t, fs_devnodes);
 	tcase_add_test(t, fs_credentials);
 	tcase_add_test(t, fs_setgid_directory);
