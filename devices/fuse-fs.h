@@ -36,7 +36,23 @@ struct fuse_dir_sink;
 
 struct fuse_ctx {
 	uint32_t uid, gid, pid;
+	/*
+	 * FUSE_EXT_GROUPS (CREATE_SUPP_GROUP): on a create in a directory whose
+	 * group is one of the caller's supplementary groups, that group.
+	 */
+	bool has_supp_gid;
+	uint32_t supp_gid;
 };
+
+/* Newer than some hosts' <linux/fuse.h> (7.38: the guest kernel has them). */
+#ifndef FUSE_CREATE_SUPP_GROUP
+#define FUSE_CREATE_SUPP_GROUP (1ULL << 34)
+#define FUSE_EXT_GROUPS 32
+struct fuse_supp_groups {
+	uint32_t nr_groups;
+	uint32_t groups[];
+};
+#endif
 
 enum fuse_cache { FUSE_CACHE_AUTO = 0, FUSE_CACHE_ALWAYS, FUSE_CACHE_NEVER };
 

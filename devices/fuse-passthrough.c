@@ -65,6 +65,8 @@ static __thread struct {
 	uid_t uid;
 	gid_t gid;
 	bool fsetid_off;
+	bool group_on;     /* one supplementary group: `group` */
+	gid_t group;
 	struct __user_cap_data_struct caps[2];
 } tc;
 
@@ -120,18 +122,39 @@ static bool set_ids(struct fuse_pt *fs, uid_t uid, gid_t gid)
 	return tc.uid == uid && tc.gid == gid;
 }
 
+/*
+ * This thread's supplementary groups: none, or the one group the guest
+ * named for a create (FUSE_EXT_GROUPS: the directory's group, which the
+ * caller holds as a supplementary group). setgroups(2) as a raw system
+ * call is per thread (glibc's wrapper would change every thread).
+ */
+static bool set_group(const struct fuse_ctx *ctx, gid_t g)
+{
+	bool want = ctx && ctx->has_supp_gid;
+
+	if (want == tc.group_on && (!want || g == tc.group))
+		return true;
+	if (syscall(SYS_setgroups, want ? 1 : 0, want ? &g : NULL) < 0)
+		return false;
+	tc.group_on = want;
+	tc.group = g;
+	return true;
+}
+
 /* Run the next calls as the guest caller ... */
 static int as_caller(struct fuse_pt *fs, const struct fuse_ctx *ctx)
 {
 	thread_ready(fs);
+	if (fs->creds && !set_group(ctx, to_host(&fs->opt.gidmap, ctx->supp_gid)))
+		return -EPERM;
 	return set_ids(fs, to_host(&fs->opt.uidmap, ctx->uid), to_host(&fs->opt.gidmap, ctx->gid)) ? 0 : -EPERM;
 }
 
 /* ... and as the monitor again. */
 static void as_monitor(struct fuse_pt *fs)
 {
-	if (fs->creds && !set_ids(fs, 0, 0))
-		log_msg("virtio-fs: cannot switch a queue thread back to fsuid 0");
+	if (fs->creds && (!set_ids(fs, 0, 0) || !set_group(NULL, 0)))
+		log_msg("virtio-fs: cannot switch a queue thread back to fsuid 0 without groups");
 }
 
 /*
@@ -1158,7 +1181,7 @@ static int pt_syncfs(void *f, struct fuse_node *n)
 
 static const struct fuse_fs_ops pt_ops = {
 	.name = "passthrough",
-	.init_flags = FUSE_HANDLE_KILLPRIV_V2 | FUSE_SUBMOUNTS,
+	.init_flags = FUSE_HANDLE_KILLPRIV_V2 | FUSE_SUBMOUNTS | FUSE_CREATE_SUPP_GROUP,
 	.get = pt_get,
 	.put = pt_put,
 	.forget = pt_forget,

@@ -482,9 +482,13 @@ static long op_init(struct fuse_req *r)
 
 	memset(&ii, 0, sizeof(ii));
 	memset(&o, 0, sizeof(o));
+	uint64_t gflags, agreed;
+
 	/* Older guests send the 16-byte form (no flags2). */
 	if (!iov_read(&r->args, &ii, have < sizeof(ii) ? have : sizeof(ii)))
 		return reply_err(r, -EINVAL);
+	/* Flags 32-63 travel in flags2 when both sides say FUSE_INIT_EXT. */
+	gflags = ii.flags | ((ii.flags & FUSE_INIT_EXT) ? (uint64_t)ii.flags2 << 32 : 0);
 	if (ii.major != FUSE_KERNEL_VERSION || ii.minor < 12)
 		return reply_err(r, -EPROTO);
 	if (s->opt.writeback && !s->opt.ro)
@@ -496,7 +500,9 @@ static long op_init(struct fuse_req *r)
 	o.major = FUSE_KERNEL_VERSION;
 	o.minor = ii.minor < FUSE_KERNEL_MINOR_VERSION ? ii.minor : FUSE_KERNEL_MINOR_VERSION;
 	o.max_readahead = ii.max_readahead;
-	o.flags = (uint32_t)(ii.flags & want);
+	agreed = gflags & want;
+	o.flags = (uint32_t)agreed | (gflags & FUSE_INIT_EXT);
+	o.flags2 = (uint32_t)(agreed >> 32);
 	o.max_background = 64;
 	o.congestion_threshold = 48;
 	o.max_write = FUSE_WIRE_MAX_WRITE;
@@ -504,7 +510,7 @@ static long op_init(struct fuse_req *r)
 	o.max_pages = FUSE_WIRE_MAX_PAGES;
 	/* Quiet the session first: a second INIT starts over. */
 	__atomic_store_n(&s->initialized, false, __ATOMIC_RELEASE);
-	s->session = (struct fuse_session){ .minor = o.minor, .flags = o.flags };
+	s->session = (struct fuse_session){ .minor = o.minor, .flags = agreed };
 	OPS(r)->session(FS(r), &s->session);
 	__atomic_store_n(&s->initialized, true, __ATOMIC_RELEASE);
 	/* A 7.22 and older guest expects the short reply. */
@@ -699,6 +705,38 @@ const char *fuse_opcode_name(uint32_t opcode)
 
 /* ---- the server ---- */
 
+/*
+ * The request extensions (total_extlen * 8 bytes after the arguments): a
+ * chain of fuse_ext_header, each `size` bytes with its header, a multiple
+ * of 8. FUSE_EXT_GROUPS gives the group a create may run with; others
+ * (security contexts, which we do not ask for) are skipped. -EINVAL for a
+ * chain that does not add up.
+ */
+static int read_extensions(struct iov_cursor *c, struct fuse_ctx *ctx)
+{
+	while (iov_cursor_left(c)) {
+		struct fuse_ext_header xh;
+		size_t body;
+
+		if (!iov_read_obj(c, &xh) || xh.size < sizeof(xh) || xh.size % 8 ||
+		    xh.size - sizeof(xh) > iov_cursor_left(c))
+			return -EINVAL;
+		body = xh.size - sizeof(xh);
+		if (xh.type == FUSE_EXT_GROUPS) {
+			uint32_t n, g;
+
+			if (body < 8 || !iov_read_obj(c, &n) || n < 1 || n > (body - 4) / 4 || !iov_read_obj(c, &g))
+				return -EINVAL;
+			ctx->has_supp_gid = true; /* the kernel sends one: the directory's group */
+			ctx->supp_gid = g;
+			body -= 8;
+		}
+		if (!iov_skip(c, body))
+			return -EINVAL;
+	}
+	return 0;
+}
+
 void fuse_server_init(struct fuse_server *s, const struct fuse_fs_ops *ops, void *fs, const struct fuse_options *opt)
 {
 	memset(s, 0, sizeof(*s));
@@ -743,6 +781,8 @@ long fuse_server_handle(struct fuse_server *s, const struct iovec *in, unsigned 
 		return noreply ? 0 : reply_err(&r, -EINVAL);
 	if (ext && !iov_split(&r.args, iov_cursor_left(&r.args) - ext, &tail))
 		return -EBADMSG;
+	if (ext && read_extensions(&tail, &r.ctx))
+		return noreply ? 0 : reply_err(&r, -EINVAL);
 	/* The high-priority queue carries only requests without replies. */
 	if (hiprio && !noreply)
 		return reply_err(&r, -ENOSYS);

@@ -280,8 +280,8 @@ static void check(const char *name, int ok, const char *why)
 	users_failed |= !ok;
 }
 
-/* Run fn as uid:gid in a child; its exit status. */
-static int as_user(uid_t uid, gid_t gid, int (*fn)(const char *dir), const char *dir)
+/* Run fn as uid:gid (and supplementary group sup unless 0) in a child; its exit status. */
+static int as_user(uid_t uid, gid_t gid, gid_t sup, int (*fn)(const char *dir), const char *dir)
 {
 	pid_t pid;
 	int st;
@@ -289,7 +289,8 @@ static int as_user(uid_t uid, gid_t gid, int (*fn)(const char *dir), const char 
 	fflush(stdout);
 	pid = fork();
 	if (pid == 0) {
-		if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+		if (setgroups(sup ? 1 : 0, sup ? &sup : NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+		    setresuid(uid, uid, uid) < 0)
 			_exit(99);
 		_exit(fn(dir));
 	}
@@ -361,6 +362,13 @@ static int user_a(const char *dir)
 	      (snprintf(ubuf, sizeof(ubuf), "gid %u mode %o", st.st_gid, st.st_mode & 07777), ubuf));
 	snprintf(sub, sizeof(sub), "%s/a-private", dir);
 	check("a private file", write_str(sub, O_CREAT, "secret") == 0 && chmod(sub, 0600) == 0, strerror(errno));
+	/* A 0770 directory of group 3000, one of 1000's supplementary groups (CREATE_SUPP_GROUP). */
+	snprintf(sub, sizeof(sub), "%s/grp/a-file", dir);
+	check("create in a directory writable through a supplementary group",
+	      write_str(sub, O_CREAT, "g") == 0 && stat(sub, &st) == 0 && st.st_uid == 1000 && st.st_gid == 1000,
+	      (snprintf(ubuf, sizeof(ubuf), "%s", strerror(errno)), ubuf));
+	snprintf(sub, sizeof(sub), "%s/grp/a-dir", dir);
+	check("mkdir there too", mkdir(sub, 0755) == 0, strerror(errno));
 	return users_failed;
 }
 
@@ -379,6 +387,9 @@ static int user_b(const char *dir)
 	check("1001 cannot read a 0600 file", open(f, O_RDONLY) < 0 && errno == EACCES, "not EACCES");
 	snprintf(f, sizeof(f), "%s/a-dir/b-file", dir);
 	check("1001 cannot create in 1000's 0755 directory", write_str(f, O_CREAT, "b") == -EACCES, "not EACCES");
+	snprintf(f, sizeof(f), "%s/grp/b-file", dir);
+	check("1001, not in group 3000, cannot create in its 0770 directory", write_str(f, O_CREAT, "b") == -EACCES,
+	      "not EACCES");
 	snprintf(f, sizeof(f), "%s/b-file", dir);
 	check("1001 creates its own file", write_str(f, O_CREAT, "b") == 0, strerror(errno));
 	return users_failed;
@@ -399,9 +410,12 @@ static int do_users(const char *dir)
 	snprintf(p, sizeof(p), "%s/sgid", dir);
 	if (mkdir(p, 0777) < 0 || chown(p, 0, 2000) < 0 || chmod(p, 02777) < 0)
 		return fail("set-group-ID directory", p);
-	r = as_user(1000, 1000, user_a, dir);
+	snprintf(p, sizeof(p), "%s/grp", dir);
+	if (mkdir(p, 0770) < 0 || chown(p, 0, 3000) < 0 || chmod(p, 0770) < 0)
+		return fail("group directory", p);
+	r = as_user(1000, 1000, 3000, user_a, dir);
 	check("user 1000's checks ran", r == 0, "a check failed or the child could not switch");
-	r = as_user(1001, 1001, user_b, dir);
+	r = as_user(1001, 1001, 0, user_b, dir);
 	check("user 1001's checks ran", r == 0, "a check failed or the child could not switch");
 	/* Root: a write by root keeps set-user-ID (CAP_FSETID), as locally. */
 	snprintf(p, sizeof(p), "%s/root-suid", dir);

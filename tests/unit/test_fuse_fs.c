@@ -38,20 +38,28 @@ static void rm_rf(const char *p)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
+/* Request extensions for the next calls (a multiple of 8 bytes; NULL: none). */
+static const void *req_ext;
+static size_t req_extlen;
+
 static long call_out(uint32_t op, uint64_t node, const void *a, size_t alen, const void *b, size_t blen,
 		     size_t outlen)
 {
 	static uint8_t req[1 << 17];
-	struct fuse_in_header h = { .len = (uint32_t)(sizeof(h) + alen + blen), .opcode = op, .unique = ++uniq,
-				    .nodeid = node, .uid = req_uid, .gid = req_gid, .pid = 42 };
-	struct iovec in = { req, sizeof(h) + alen + blen }, out = { rbuf, outlen };
+	size_t xl = req_ext ? req_extlen : 0;
+	struct fuse_in_header h = { .len = (uint32_t)(sizeof(h) + alen + blen + xl), .opcode = op, .unique = ++uniq,
+				    .nodeid = node, .uid = req_uid, .gid = req_gid, .pid = 42,
+				    .total_extlen = (uint16_t)(xl / 8) };
+	struct iovec in = { req, sizeof(h) + alen + blen + xl }, out = { rbuf, outlen };
 
-	ck_assert_uint_le(sizeof(h) + alen + blen, sizeof(req));
+	ck_assert_uint_le(sizeof(h) + alen + blen + xl, sizeof(req));
 	memcpy(req, &h, sizeof(h));
 	if (alen)
 		memcpy(req + sizeof(h), a, alen);
 	if (blen)
 		memcpy(req + sizeof(h) + alen, b, blen);
+	if (xl)
+		memcpy(req + sizeof(h) + alen + blen, req_ext, xl);
 	memset(rbuf, 0xA5, sizeof(rbuf));
 	return fuse_pt_handle(fs, &in, 1, &out, 1);
 }
@@ -101,6 +109,7 @@ static void up_opts(const struct fuse_options *o)
 	ck_assert_int_eq(fuse_pt_create_opts(&fs, root, o), 0);
 	uniq = 0;
 	req_uid = req_gid = 0;
+	req_ext = NULL;
 	init_session(GUEST_FLAGS);
 }
 
@@ -980,6 +989,61 @@ START_TEST(fs_setgid_directory)
 }
 END_TEST
 
+/*
+ * CREATE_SUPP_GROUP: a guest user who may write a directory only through a
+ * supplementary group (a 0770 root:3000 build tree) creates in it; the
+ * group is on the serving thread for that request only.
+ */
+START_TEST(fs_supplementary_group)
+{
+	struct fuse_mkdir_in mk = { .mode = 0755 };
+	struct fuse_create_in c = { .flags = O_RDWR, .mode = S_IFREG | 0644 };
+	struct fuse_mknod_in mn = { .mode = S_IFIFO | 0644 };
+	uint32_t grp[4] = { 16, FUSE_EXT_GROUPS, 1, 3000 }, other[4] = { 16, FUSE_EXT_GROUPS, 1, 4000 };
+	char p[600];
+	struct stat st;
+	uint64_t d;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "fs_supplementary_group: not root, nothing checked\n");
+		return;
+	}
+	up();
+	path_of(p, sizeof(p), root, "grp");
+	ck_assert_int_eq(mkdir(p, 0770), 0);
+	ck_assert_int_eq(chown(p, 0, 3000), 0);
+	ck_assert_int_eq(chmod(p, 0770), 0);
+	d = lookup(FUSE_ROOT_ID, "grp", NULL);
+	req_uid = req_gid = 1000;
+	/* Without the group: the host refuses, as for a user not in it. */
+	expect_err(call(FUSE_CREATE, d, &c, sizeof(c), "f", 2), -EACCES);
+	/* A group that is not the directory's does not help either. */
+	req_ext = other;
+	req_extlen = sizeof(other);
+	expect_err(call(FUSE_CREATE, d, &c, sizeof(c), "f", 2), -EACCES);
+	req_ext = grp;
+	ck_assert_int_gt(call(FUSE_CREATE, d, &c, sizeof(c), "f", 2), 0);
+	ck_assert_int_eq(err_of(), 0);
+	ck_assert_int_gt(call(FUSE_MKDIR, d, &mk, sizeof(mk), "sub", 4), 0);
+	ck_assert_int_eq(err_of(), 0);
+	ck_assert_int_gt(call(FUSE_MKNOD, d, &mn, sizeof(mn), "fifo", 5), 0);
+	ck_assert_int_eq(err_of(), 0);
+	ck_assert_int_gt(call(FUSE_SYMLINK, d, "sym\0sub", 8, NULL, 0), 0);
+	ck_assert_int_eq(err_of(), 0);
+	path_of(p, sizeof(p), root, "grp/f");
+	ck_assert_int_eq(stat(p, &st), 0);
+	ck_assert_uint_eq(st.st_uid, 1000);
+	ck_assert_uint_eq(st.st_gid, 1000); /* not a set-group-ID directory: the creator's group */
+	path_of(p, sizeof(p), root, "grp/sub");
+	ck_assert_int_eq(stat(p, &st), 0);
+	ck_assert_uint_eq(st.st_uid, 1000);
+	/* The group does not stay on the thread for the next request. */
+	req_ext = NULL;
+	expect_err(call(FUSE_CREATE, d, &c, sizeof(c), "g", 2), -EACCES);
+	down();
+}
+END_TEST
+
 /* HANDLE_KILLPRIV_V2: set-user/group-ID bits go on write, truncate and chown when the guest asks. */
 START_TEST(fs_killpriv)
 {
@@ -1154,11 +1218,51 @@ START_TEST(fs_wire_table)
 		memset(req + sizeof(h), 0, 8);
 		ck_assert_int_eq(fuse_pt_handle(fs, &in, 1, &out, 1), sizeof(struct fuse_out_header));
 		ck_assert_int_eq(err_of(), -EINVAL);
-		/* within the request: cut off, the rest is the arguments */
+		/* within the request but not a chain of extensions (a header of size 0): EINVAL */
 		h.total_extlen = 1;
 		memcpy(req, &h, sizeof(h));
+		ck_assert_int_eq(fuse_pt_handle(fs, &in, 1, &out, 1), sizeof(struct fuse_out_header));
+		ck_assert_int_eq(err_of(), -EINVAL);
+		/* an extension of a type we do not know: cut off and skipped */
+		memcpy(req + sizeof(h), &(struct fuse_ext_header){ .size = 8, .type = 7 }, 8);
 		ck_assert_int_gt(fuse_pt_handle(fs, &in, 1, &out, 1), (long)sizeof(struct fuse_out_header));
 		ck_assert_int_eq(err_of(), 0);
+	}
+	/* FUSE_EXT_GROUPS that does not add up: EINVAL; one that does, on GETATTR: ignored. */
+	{
+		uint32_t x[4][4] = {
+			{ 16, FUSE_EXT_GROUPS, 0, 3000 },  /* no group */
+			{ 16, FUSE_EXT_GROUPS, 2, 3000 },  /* two groups in room for one */
+			{ 8, FUSE_EXT_GROUPS, 0, 0 },      /* no body (and 8 bytes of another header) */
+			{ 24, FUSE_EXT_GROUPS, 1, 3000 },  /* longer than what follows */
+		};
+		uint32_t good[4] = { 16, FUSE_EXT_GROUPS, 1, 3000 };
+
+		req_extlen = 16;
+		for (int i = 0; i < 4; i++) {
+			req_ext = x[i];
+			expect_err(call(FUSE_GETATTR, FUSE_ROOT_ID, NULL, 0, NULL, 0), -EINVAL);
+		}
+		req_ext = good;
+		ck_assert_int_gt(call(FUSE_GETATTR, FUSE_ROOT_ID, NULL, 0, NULL, 0), (long)sizeof(struct fuse_out_header));
+		ck_assert_int_eq(err_of(), 0);
+		req_ext = NULL;
+	}
+	/* INIT: flags 32-63 in flags2 when the guest says FUSE_INIT_EXT (CREATE_SUPP_GROUP is one). */
+	{
+		struct fuse_init_in ii = { .major = 7, .minor = 41, .flags = FUSE_INIT_EXT | FUSE_ASYNC_READ,
+					   .flags2 = (uint32_t)(FUSE_CREATE_SUPP_GROUP >> 32) };
+		const struct fuse_init_out *o = payload();
+
+		ck_assert_int_gt(call(FUSE_INIT, 0, &ii, sizeof(ii), NULL, 0), 0);
+		ck_assert_int_eq(err_of(), 0);
+		ck_assert(o->flags & FUSE_INIT_EXT);
+		ck_assert(o->flags & FUSE_ASYNC_READ);
+		ck_assert_uint_eq(o->flags2, (uint32_t)(FUSE_CREATE_SUPP_GROUP >> 32));
+		ii.flags = FUSE_ASYNC_READ; /* flags2 means nothing without INIT_EXT */
+		ck_assert_int_gt(call(FUSE_INIT, 0, &ii, sizeof(ii), NULL, 0), 0);
+		ck_assert(!(o->flags & FUSE_INIT_EXT));
+		ck_assert_uint_eq(o->flags2, 0);
 	}
 	/* A second INIT starts the session over. */
 	init_session(FUSE_ASYNC_READ);
@@ -1195,6 +1299,7 @@ Suite *fuse_fs_suite(void)
 	tcase_add_test(t, fs_devnodes);
 	tcase_add_test(t, fs_credentials);
 	tcase_add_test(t, fs_setgid_directory);
+	tcase_add_test(t, fs_supplementary_group);
 	tcase_add_test(t, fs_killpriv);
 	tcase_add_test(t, fs_submount_inodes);
 	tcase_add_test(t, fs_wire_table);
