@@ -278,8 +278,8 @@ static void on_caps(struct handshake *hs, const struct initchan_msg *m)
 		}
 		snprintf(hs->mounts[i], sizeof(hs->mounts[i]), "/mnt/%s", sh->tag);
 		devs[n++] = (struct initchan_device){ .kind = "virtio-fs", .slot = (unsigned)slot, .tag = sh->tag,
-						      .mount = hs->mounts[i], .aperture_base = a->base,
-						      .aperture_size = a->size };
+						      .mount = hs->mounts[i], .read_only = !sh->external && sh->opt.ro,
+						      .aperture_base = a->base, .aperture_size = a->size };
 		programmed(hs, o, "virtio-fs", (unsigned)slot, a);
 	}
 	add_net(hs, o, &ap[1 + hs->cfg->nshares], devs, &n);

@@ -178,6 +178,8 @@ long initchan_build_devices_ready(void *buf, size_t buflen, const struct initcha
 			r = fdt_property_string(buf, "tag", d[i].tag);
 		if (!r && d[i].mount)
 			r = fdt_property_string(buf, "mount", d[i].mount);
+		if (!r && d[i].read_only)
+			r = fdt_property(buf, "read-only", NULL, 0);
 		if (!r && d[i].mac)
 			r = fdt_property_string(buf, "mac", d[i].mac);
 		if (!r && d[i].net_config)

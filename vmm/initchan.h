@@ -77,6 +77,7 @@ struct initchan_device {
 	unsigned slot;      /* PCI slot on bus 0 */
 	const char *tag;    /* virtio-fs tag or NULL */
 	const char *mount;  /* where the init mounts it, or NULL */
+	bool read_only;     /* virtio-fs: mount it read-only (a share's ro) */
 	uint64_t aperture_base, aperture_size; /* 0, 0: none */
 	/* virtio-net: its MAC ("02:..."), how the init configures it ("dhcp",
 	 * "static" with the two below, or "none"); each NULL when absent */

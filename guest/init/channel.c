@@ -190,6 +190,7 @@ int chan_wait_devices_ready(int fd, struct chan_reply *r, unsigned timeout_ms)
 			copy_str(b, node, "kind", d->kind, sizeof(d->kind));
 			copy_str(b, node, "tag", d->tag, sizeof(d->tag));
 			copy_str(b, node, "mount", d->mount, sizeof(d->mount));
+			d->read_only = fdt_getprop(b, node, "read-only", &l) != NULL;
 			copy_str(b, node, "mac", d->mac, sizeof(d->mac));
 			copy_str(b, node, "net-config", d->net_config, sizeof(d->net_config));
 			copy_str(b, node, "ipv4-address", d->ipv4, sizeof(d->ipv4));

@@ -15,6 +15,7 @@ struct chan_device {
 	unsigned slot;
 	char tag[64];
 	char mount[128];
+	int read_only;        /* virtio-fs: mount read-only */
 	/* virtio-net */
 	char mac[18];         /* "02:..." */
 	char net_config[16];  /* "dhcp", "static" or "none" */

@@ -118,7 +118,8 @@ static void mount_shares(const struct chan_reply *r)
 		}
 		mkdir("/mnt", 0755);
 		mkdir(d->mount, 0755);
-		if (mount(d->tag, d->mount, "virtiofs", 0, NULL) < 0)
+		/* A read-only share is a read-only mount: access(W_OK) and statvfs say so, as locally. */
+		if (mount(d->tag, d->mount, "virtiofs", d->read_only ? MS_RDONLY : 0, NULL) < 0)
 			say("mount virtiofs %s on %s: %s", d->tag, d->mount, strerror(errno));
 	}
 }

@@ -198,7 +198,7 @@ START_TEST(initchan_devices_ready_roundtrip)
 {
 	struct initchan_device d[2] = {
 		{ .kind = "virtio-rng", .slot = 2 },
-		{ .kind = "virtio-fs", .slot = 3, .tag = "share", .mount = "/mnt/share",
+		{ .kind = "virtio-fs", .slot = 3, .tag = "share", .mount = "/mnt/share", .read_only = true,
 		  .aperture_base = 0x8000000, .aperture_size = 0x200000 },
 	};
 	struct initchan_msg m;
@@ -209,6 +209,14 @@ START_TEST(initchan_devices_ready_roundtrip)
 	ck_assert_int_eq(m.type, MSG_DEVICES_READY);
 	ck_assert_uint_eq(m.ndevices, 2);
 	ck_assert_int_eq(fdt_subnode_offset(blob, 0, "device@3") >= 0, 1);
+	/* read-only: an empty property on the share's node only */
+	{
+		int l = -1;
+
+		ck_assert_ptr_nonnull(fdt_getprop(blob, fdt_subnode_offset(blob, 0, "device@3"), "read-only", &l));
+		ck_assert_int_eq(l, 0);
+		ck_assert_ptr_null(fdt_getprop(blob, fdt_subnode_offset(blob, 0, "device@2"), "read-only", &l));
+	}
 	{
 		int l;
 		const char *e = fdt_getprop(blob, 0, "exec", &l);
