@@ -150,10 +150,10 @@ struct fuse_fs_ops {
 	int (*flush)(void *fs, uint64_t fh);
 	int (*fsync)(void *fs, uint64_t fh, bool dir, bool datasync);
 	int (*release)(void *fs, uint64_t fh, bool dir);
-	int (*fallocate)(void *fs, uint64_t fh, uint32_t mode, uint64_t off, uint64_t len);
+	int (*fallocate)(void *fs, const struct fuse_ctx *ctx, uint64_t fh, uint32_t mode, uint64_t off, uint64_t len);
 	int (*lseek)(void *fs, uint64_t fh, uint64_t off, uint32_t whence, uint64_t *result);
-	long (*copy_file_range)(void *fs, uint64_t fh_in, uint64_t off_in, uint64_t fh_out, uint64_t off_out,
-				uint64_t len, uint64_t flags);
+	long (*copy_file_range)(void *fs, const struct fuse_ctx *ctx, uint64_t fh_in, uint64_t off_in,
+				uint64_t fh_out, uint64_t off_out, uint64_t len, uint64_t flags);
 
 	/* ---- directories ---- */
 	int (*opendir)(void *fs, const struct fuse_ctx *ctx, struct fuse_node *n, uint32_t flags,

@@ -259,8 +259,9 @@ static struct fuse_inode *find_same(struct fuse_inodes *t, dev_t dev, ino_t ino,
 	if (!in || !in->hlen || __atomic_load_n(&in->fd, __ATOMIC_ACQUIRE) >= 0)
 		return in;
 	fh.h.handle_bytes = HANDLE_MAX;
-	if (name_to_handle_at(fd, "", &fh.h, &(int){ 0 }, AT_EMPTY_PATH) == 0 && fh.h.handle_type == in->htype &&
-	    fh.h.handle_bytes == in->hlen && !memcmp(fh.h.f_handle, in->handle, in->hlen))
+	if (name_to_handle_at(fd, "", &fh.h, &(int){ 0 }, AT_EMPTY_PATH) < 0 || fh.h.handle_bytes > HANDLE_MAX)
+		return in; /* no handle to compare: not proof of another file */
+	if (fh.h.handle_type == in->htype && fh.h.handle_bytes == in->hlen && !memcmp(fh.h.f_handle, in->handle, in->hlen))
 		return in;
 	for (p = &t->by_key[hash_key(dev, ino)]; *p != in; p = &(*p)->next_key)
 		;

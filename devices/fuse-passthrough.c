@@ -153,7 +153,13 @@ static int as_caller(struct fuse_pt *fs, const struct fuse_ctx *ctx)
 /* ... and as the monitor again. */
 static void as_monitor(struct fuse_pt *fs)
 {
-	if (fs->creds && (!set_ids(fs, 0, 0) || !set_group(NULL, 0)))
+	bool ids, groups;
+
+	if (!fs->creds)
+		return;
+	ids = set_ids(fs, 0, 0);
+	groups = set_group(NULL, 0);
+	if (!ids || !groups)
 		log_msg("virtio-fs: cannot switch a queue thread back to fsuid 0 without groups");
 }
 
@@ -684,13 +690,6 @@ static int set_times(struct fuse_pt *fs, const char *name, const struct fuse_set
 		ts[1].tv_nsec = UTIME_NOW;
 	else if (s->valid & FATTR_MTIME)
 		ts[1] = (struct timespec){ (time_t)s->mtime, s->mtimensec };
-	/*
-	 * The host would refuse them too (utimensat: EINVAL); checked here because
-	 * two values above 999,999,999 are UTIME_NOW and UTIME_OMIT to the host.
-	 */
-	if (((s->valid & FATTR_ATIME) && !(s->valid & FATTR_ATIME_NOW) && s->atimensec >= 1000000000u) ||
-	    ((s->valid & FATTR_MTIME) && !(s->valid & FATTR_MTIME_NOW) && s->mtimensec >= 1000000000u))
-		return -EINVAL;
 	/* Through /proc/self/fd: the object itself, a symlink included (touch -h). */
 	return utimensat(fs->proc_fd, name, ts, 0) < 0 ? -errno : 0;
 }
@@ -707,6 +706,14 @@ static int pt_setattr(void *f, const struct fuse_ctx *ctx, struct fuse_node *n, 
 
 	if (pfd < 0)
 		return pfd;
+	/*
+	 * Nanoseconds the host would refuse too (utimensat: EINVAL), refused
+	 * before anything changes (two values above 999,999,999 are UTIME_NOW
+	 * and UTIME_OMIT to the host).
+	 */
+	if (((s->valid & FATTR_ATIME) && !(s->valid & FATTR_ATIME_NOW) && s->atimensec >= 1000000000u) ||
+	    ((s->valid & FATTR_MTIME) && !(s->valid & FATTR_MTIME_NOW) && s->mtimensec >= 1000000000u))
+		return -EINVAL;
 	fd_name(name, sizeof(name), pfd);
 	if ((s->valid & FATTR_FH) && (s->valid & FATTR_SIZE)) {
 		h = handle_of(fs, s->fh, false, in);
@@ -972,15 +979,21 @@ static int pt_fsync(void *f, uint64_t fh, bool dir, bool datasync)
 
 static int pt_release(void *f, uint64_t fh, bool dir) { return handle_release(f, fh, dir); }
 
-static int pt_fallocate(void *f, uint64_t fh, uint32_t mode, uint64_t off, uint64_t len)
+static int pt_fallocate(void *f, const struct fuse_ctx *ctx, uint64_t fh, uint32_t mode, uint64_t off,
+			uint64_t len)
 {
 	struct handle *h = handle_get(f, fh, false);
 	int err = 0;
 
 	if (!h)
 		return -EBADF;
-	/* The guest already sent SETATTR with KILL_SUIDGID if the bits must go. */
-	fsetid(f, true);
+	/*
+	 * With KILLPRIV_V2 the guest leaves the set-user/group-ID bits to us here
+	 * (its file_modified() sends nothing): the host kernel drops them as for a
+	 * local fallocate, unless the caller is root (CAP_FSETID, as for chown).
+	 * Set either way, not left to whatever the thread's last request chose.
+	 */
+	fsetid(f, ctx->uid == 0);
 	if (fallocate(h->fd, (int)mode, (off_t)off, (off_t)len) < 0)
 		err = -errno;
 	handle_put(f, h);
@@ -1003,15 +1016,15 @@ static int pt_lseek(void *f, uint64_t fh, uint64_t off, uint32_t whence, uint64_
 	return 0;
 }
 
-static long pt_copy_file_range(void *f, uint64_t fh_in, uint64_t off_in, uint64_t fh_out, uint64_t off_out,
-			       uint64_t len, uint64_t flags)
+static long pt_copy_file_range(void *f, const struct fuse_ctx *ctx, uint64_t fh_in, uint64_t off_in,
+			       uint64_t fh_out, uint64_t off_out, uint64_t len, uint64_t flags)
 {
 	struct handle *hi = handle_get(f, fh_in, false), *ho = handle_get(f, fh_out, false);
 	loff_t oi = (loff_t)off_in, oo = (loff_t)off_out;
 	ssize_t n = -EBADF;
 
 	if (hi && ho) {
-		fsetid(f, true); /* as for fallocate: the guest's SETATTR decided */
+		fsetid(f, ctx->uid == 0); /* as for fallocate: the destination is modified */
 		n = copy_file_range(hi->fd, &oi, ho->fd, &oo, len > UINT32_MAX ? UINT32_MAX : (size_t)len,
 				    (unsigned)flags);
 		if (n < 0)
@@ -1147,7 +1160,7 @@ static int pt_setxattr(void *fs, const struct fuse_ctx *ctx, struct fuse_node *n
 	if (fd < 0)
 		return fd;
 	xpath(p, sizeof(p), fd);
-	fsetid(fs, true); /* an ACL's set-group-ID rule: not whatever the thread's last write left */
+	fsetid(fs, true); /* as the monitor (root), not whatever the thread's last write left */
 	return setxattr(p, name, value, size, (int)flags) < 0 ? -errno : 0;
 }
 

@@ -591,7 +591,7 @@ static long op_fallocate(struct fuse_req *r)
 
 	if (!ARG(r, &f))
 		return reply_err(r, -EINVAL);
-	return reply_err(r, OPS(r)->fallocate(FS(r), f.fh, f.mode, f.offset, f.length));
+	return reply_err(r, OPS(r)->fallocate(FS(r), &r->ctx, f.fh, f.mode, f.offset, f.length));
 }
 
 static long op_lseek(struct fuse_req *r)
@@ -614,7 +614,7 @@ static long op_copy_file_range(struct fuse_req *r)
 
 	if (!ARG(r, &c))
 		return reply_err(r, -EINVAL);
-	n = OPS(r)->copy_file_range(FS(r), c.fh_in, c.off_in, c.fh_out, c.off_out, c.len, c.flags);
+	n = OPS(r)->copy_file_range(FS(r), &r->ctx, c.fh_in, c.off_in, c.fh_out, c.off_out, c.len, c.flags);
 	if (n < 0)
 		return reply_err(r, (int)n);
 	o.size = (uint32_t)n;
@@ -708,11 +708,12 @@ const char *fuse_opcode_name(uint32_t opcode)
 /*
  * The request extensions (total_extlen * 8 bytes after the arguments): a
  * chain of fuse_ext_header, each `size` bytes with its header, a multiple
- * of 8. FUSE_EXT_GROUPS gives the group a create may run with; others
- * (security contexts, which we do not ask for) are skipped. -EINVAL for a
- * chain that does not add up.
+ * of 8. FUSE_EXT_GROUPS gives the group a create may run with (`groups`:
+ * CREATE_SUPP_GROUP agreed and a create request; else it is skipped, as
+ * the other types are: security contexts, which we do not ask for).
+ * -EINVAL for a chain that does not add up.
  */
-static int read_extensions(struct iov_cursor *c, struct fuse_ctx *ctx)
+static int read_extensions(struct iov_cursor *c, struct fuse_ctx *ctx, bool groups)
 {
 	while (iov_cursor_left(c)) {
 		struct fuse_ext_header xh;
@@ -727,8 +728,8 @@ static int read_extensions(struct iov_cursor *c, struct fuse_ctx *ctx)
 
 			if (body < 8 || !iov_read_obj(c, &n) || n < 1 || n > (body - 4) / 4 || !iov_read_obj(c, &g))
 				return -EINVAL;
-			ctx->has_supp_gid = true; /* the kernel sends one: the directory's group */
-			ctx->supp_gid = g;
+			ctx->has_supp_gid = groups; /* the kernel sends one: the directory's group */
+			ctx->supp_gid = groups ? g : 0;
 			body -= 8;
 		}
 		if (!iov_skip(c, body))
@@ -781,8 +782,6 @@ long fuse_server_handle(struct fuse_server *s, const struct iovec *in, unsigned 
 		return noreply ? 0 : reply_err(&r, -EINVAL);
 	if (ext && !iov_split(&r.args, iov_cursor_left(&r.args) - ext, &tail))
 		return -EBADMSG;
-	if (ext && read_extensions(&tail, &r.ctx))
-		return noreply ? 0 : reply_err(&r, -EINVAL);
 	/* The high-priority queue carries only requests without replies. */
 	if (hiprio && !noreply)
 		return reply_err(&r, -ENOSYS);
@@ -790,6 +789,11 @@ long fuse_server_handle(struct fuse_server *s, const struct iovec *in, unsigned 
 		return reply_err(&r, -ENOSYS);
 	if (r.h.opcode != FUSE_INIT && !__atomic_load_n(&s->initialized, __ATOMIC_ACQUIRE))
 		return noreply ? 0 : reply_err(&r, -EIO);
+	if (ext && read_extensions(&tail, &r.ctx, (s->session.flags & FUSE_CREATE_SUPP_GROUP) &&
+						      (r.h.opcode == FUSE_CREATE || r.h.opcode == FUSE_MKNOD ||
+						       r.h.opcode == FUSE_MKDIR || r.h.opcode == FUSE_SYMLINK ||
+						       r.h.opcode == FUSE_TMPFILE)))
+		return noreply ? 0 : reply_err(&r, -EINVAL);
 	if (iov_cursor_left(&r.args) < d->argmin)
 		return noreply ? 0 : reply_err(&r, -EINVAL);
 	if ((d->flags & XATTR_OP) && !s->opt.xattr)

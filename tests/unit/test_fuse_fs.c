@@ -79,19 +79,24 @@ static void expect_err_at(long r, int e, int line)
 }
 #define expect_err(r, e) expect_err_at((r), (e), __LINE__)
 
-static uint32_t init_flags;
+static uint64_t init_flags;
 
-static void init_session(uint32_t flags)
+/* INIT as a guest offering `flags` (those above bit 31 in flags2, as the kernel does). */
+static void init_session(uint64_t flags)
 {
-	struct fuse_init_in ii = { .major = 7, .minor = 41, .max_readahead = 65536, .flags = flags };
+	struct fuse_init_in ii = { .major = 7, .minor = 41, .max_readahead = 65536,
+				   .flags = (uint32_t)flags | (flags >> 32 ? FUSE_INIT_EXT : 0),
+				   .flags2 = (uint32_t)(flags >> 32) };
+	const struct fuse_init_out *o = payload();
 
 	ck_assert_int_gt(call(FUSE_INIT, 0, &ii, sizeof(ii), NULL, 0), 0);
 	ck_assert_int_eq(err_of(), 0);
-	init_flags = ((struct fuse_init_out *)payload())->flags;
+	init_flags = o->flags | ((o->flags & FUSE_INIT_EXT) ? (uint64_t)o->flags2 << 32 : 0);
 }
 
 #define GUEST_FLAGS (FUSE_ASYNC_READ | FUSE_MAX_PAGES | FUSE_DO_READDIRPLUS | FUSE_BIG_WRITES | \
-		     FUSE_HANDLE_KILLPRIV_V2 | FUSE_SUBMOUNTS | FUSE_WRITEBACK_CACHE | FUSE_ATOMIC_O_TRUNC)
+		     FUSE_HANDLE_KILLPRIV_V2 | FUSE_SUBMOUNTS | FUSE_WRITEBACK_CACHE | FUSE_ATOMIC_O_TRUNC | \
+		     FUSE_CREATE_SUPP_GROUP)
 
 /* A share in top/share with options o, and a mirror tree top/mirror for the host's own answers. */
 static void up_opts(const struct fuse_options *o)
@@ -346,9 +351,14 @@ START_TEST(fs_errno_file_ops)
 		ts[0] = (struct timespec){ .tv_nsec = UTIME_OMIT };
 		ts[1] = (struct timespec){ 1, 1000000000 };
 		expect_err(call(FUSE_SETATTR, out.e.nodeid, &sa, sizeof(sa), NULL, 0), HOST(futimens(hfd, ts)));
+		/* with a mode in the same request: refused before anything changes */
+		sa = (struct fuse_setattr_in){ .valid = FATTR_MODE | FATTR_MTIME, .mode = 0600, .mtime = 1,
+					       .mtimensec = 2000000000u };
+		expect_err(call(FUSE_SETATTR, out.e.nodeid, &sa, sizeof(sa), NULL, 0), -EINVAL);
 		ck_assert_int_eq(stat(a, &st1), 0);
 		ck_assert_int_eq(st1.st_mtim.tv_sec, st0.st_mtim.tv_sec); /* not "now" */
 		ck_assert_int_eq(st1.st_mtim.tv_nsec, st0.st_mtim.tv_nsec);
+		ck_assert_uint_eq(st1.st_mode & 07777, st0.st_mode & 07777);
 	}
 	close(hfd);
 	down();
@@ -1018,6 +1028,7 @@ START_TEST(fs_supplementary_group)
 	ck_assert_int_eq(chown(p, 0, 3000), 0);
 	ck_assert_int_eq(chmod(p, 0770), 0);
 	d = lookup(FUSE_ROOT_ID, "grp", NULL);
+	ck_assert(init_flags & FUSE_CREATE_SUPP_GROUP);
 	req_uid = req_gid = 1000;
 	/* Without the group: the host refuses, as for a user not in it. */
 	expect_err(call(FUSE_CREATE, d, &c, sizeof(c), "f", 2), -EACCES);
@@ -1044,6 +1055,13 @@ START_TEST(fs_supplementary_group)
 	/* The group does not stay on the thread for the next request. */
 	req_ext = NULL;
 	expect_err(call(FUSE_CREATE, d, &c, sizeof(c), "g", 2), -EACCES);
+	/* Nor is it taken from a guest that did not agree to CREATE_SUPP_GROUP. */
+	req_ext = NULL;
+	init_session(GUEST_FLAGS & ~FUSE_CREATE_SUPP_GROUP);
+	ck_assert(!(init_flags & FUSE_CREATE_SUPP_GROUP));
+	req_ext = grp;
+	expect_err(call(FUSE_CREATE, d, &c, sizeof(c), "g", 2), -EACCES);
+	req_ext = NULL;
 	down();
 }
 END_TEST
@@ -1101,9 +1119,10 @@ START_TEST(fs_killpriv)
 	ck_assert_int_eq(stat(p, &st), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 0755);
 	/*
-	 * fallocate and copy_file_range by root right after a killing request:
-	 * the bits stay (the guest sends SETATTR with KILL_SUIDGID first when
-	 * they must go), whatever the thread's previous request left.
+	 * fallocate and copy_file_range: with KILLPRIV_V2 the guest sends
+	 * nothing about the bits for them, so the server decides as a local file
+	 * system would: root keeps them (even right after a killing request on
+	 * the same thread), another user's call drops them.
 	 */
 	req_uid = req_gid = 0;
 	ck_assert_int_eq(chmod(p, 04755), 0);
@@ -1131,6 +1150,20 @@ START_TEST(fs_killpriv)
 		ck_assert_int_eq(stat(p, &st), 0);
 		ck_assert_uint_eq(st.st_size, 8192 + 16);
 		ck_assert_uint_eq(st.st_mode & 07777, 04755);
+		/* Another guest user: dropped by each, as locally (here after a root request). */
+		req_uid = req_gid = 1000;
+		fa.length = 16384;
+		ck_assert_int_gt(call(FUSE_FALLOCATE, out.e.nodeid, &fa, sizeof(fa), NULL, 0), 0);
+		ck_assert_int_eq(err_of(), 0);
+		ck_assert_int_eq(stat(p, &st), 0);
+		ck_assert_uint_eq(st.st_mode & 07777, 0755);
+		ck_assert_int_eq(chmod(p, 04755), 0);
+		cr.off_out = 100;
+		ck_assert_int_gt(call(FUSE_COPY_FILE_RANGE, out.e.nodeid, &cr, sizeof(cr), NULL, 0), 0);
+		ck_assert_int_eq(err_of(), 0);
+		ck_assert_int_eq(stat(p, &st), 0);
+		ck_assert_uint_eq(st.st_mode & 07777, 0755);
+		req_uid = req_gid = 0;
 	}
 	/* A root write after them keeps the bits again (the thread got CAP_FSETID back). */
 	ck_assert_int_eq(chmod(p, 04755), 0);
