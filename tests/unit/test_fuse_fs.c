@@ -79,6 +79,15 @@ static void expect_err_at(long r, int e, int line)
 }
 #define expect_err(r, e) expect_err_at((r), (e), __LINE__)
 
+/* Tests that need root (CAP_SETUID, CAP_MKNOD, ...: CI runs as root) say so rather than pass silently. */
+#define ROOT_ONLY()                                                                    \
+	do {                                                                           \
+		if (geteuid() != 0) {                                                  \
+			fprintf(stderr, "%s: not root, nothing checked\n", __func__); \
+			return;                                                        \
+		}                                                                      \
+	} while (0)
+
 static uint64_t init_flags;
 
 /* INIT as a guest offering `flags` (those above bit 31 in flags2, as the kernel does). */
@@ -132,6 +141,9 @@ static void down(void)
 	rm_rf(top);
 }
 
+/* A directory `name` in the share made on the host with owner u:g and mode; its node. */
+static uint64_t owned_dir(const char *name, uid_t u, gid_t g, mode_t mode);
+
 /* Make rel in both the share and the mirror: "d/" a directory, else a file with `data`. */
 static void both(const char *rel, const char *data)
 {
@@ -170,6 +182,17 @@ static uint64_t lookup(uint64_t parent, const char *name, struct fuse_entry_out 
 		return 0;
 	memcpy(e, payload(), sizeof(*e));
 	return e->nodeid;
+}
+
+static uint64_t owned_dir(const char *name, uid_t u, gid_t g, mode_t mode)
+{
+	char p[600];
+
+	path_of(p, sizeof(p), root, name);
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+	ck_assert_int_eq(chown(p, u, g), 0);
+	ck_assert_int_eq(chmod(p, mode), 0); /* after chown, which drops set-group-ID */
+	return lookup(FUSE_ROOT_ID, name, NULL);
 }
 
 /* The host's errno for a call on the mirror: 0 or -errno. */
@@ -451,10 +474,7 @@ START_TEST(fs_devnodes)
 	char p[600];
 	struct stat st;
 
-	if (geteuid() != 0) {
-		fprintf(stderr, "fs_devnodes: not root, nothing checked\n");
-		return;
-	}
+	ROOT_ONLY();
 	up_opts(&o);
 	ck_assert_int_gt(call(FUSE_MKNOD, FUSE_ROOT_ID, &mn, sizeof(mn), "null", 5), 0);
 	ck_assert_int_eq(err_of(), 0);
@@ -921,10 +941,7 @@ START_TEST(fs_credentials)
 	gid_t g;
 	mode_t m;
 
-	if (geteuid() != 0) { /* needs CAP_SETUID and more: CI runs as root */
-		fprintf(stderr, "fs_credentials: not root, nothing checked\n");
-		return;
-	}
+	ROOT_ONLY();
 	umask(022); /* the monitor's own umask must not apply on top of the guest's */
 	up();
 	fuse_pt_stats(fs, &st);
@@ -975,16 +992,9 @@ START_TEST(fs_setgid_directory)
 	struct stat st;
 	uint64_t d;
 
-	if (geteuid() != 0) { /* needs CAP_SETUID and more: CI runs as root */
-		fprintf(stderr, "fs_setgid_directory: not root, nothing checked\n");
-		return;
-	}
+	ROOT_ONLY();
 	up();
-	path_of(p, sizeof(p), root, "sg");
-	ck_assert_int_eq(mkdir(p, 0777), 0);
-	ck_assert_int_eq(chown(p, 0, 2345), 0);
-	ck_assert_int_eq(chmod(p, 02777), 0);
-	d = lookup(FUSE_ROOT_ID, "sg", NULL);
+	d = owned_dir("sg", 0, 2345, 02777);
 	req_uid = 1000;
 	req_gid = 1000;
 	ck_assert_int_gt(call(FUSE_CREATE, d, &c, sizeof(c), "f", 2), 0);
@@ -1018,16 +1028,9 @@ START_TEST(fs_supplementary_group)
 	struct stat st;
 	uint64_t d;
 
-	if (geteuid() != 0) {
-		fprintf(stderr, "fs_supplementary_group: not root, nothing checked\n");
-		return;
-	}
+	ROOT_ONLY();
 	up();
-	path_of(p, sizeof(p), root, "grp");
-	ck_assert_int_eq(mkdir(p, 0770), 0);
-	ck_assert_int_eq(chown(p, 0, 3000), 0);
-	ck_assert_int_eq(chmod(p, 0770), 0);
-	d = lookup(FUSE_ROOT_ID, "grp", NULL);
+	d = owned_dir("grp", 0, 3000, 0770);
 	ck_assert(init_flags & FUSE_CREATE_SUPP_GROUP);
 	req_uid = req_gid = 1000;
 	/* Without the group: the host refuses, as for a user not in it. */
@@ -1066,111 +1069,77 @@ START_TEST(fs_supplementary_group)
 }
 END_TEST
 
-/* HANDLE_KILLPRIV_V2: set-user/group-ID bits go on write, truncate and chown when the guest asks. */
+/*
+ * One step of fs_killpriv: the file at `path` gets mode `before` on the
+ * host, the guest user `uid` sends op (args a, then b), and the host file
+ * has mode `after`.
+ */
+static void kill_step(const char *path, mode_t before, uint32_t uid, uint32_t op, uint64_t node, const void *a,
+		      size_t alen, const void *b, size_t blen, mode_t after)
+{
+	struct stat st;
+
+	ck_assert_int_eq(chmod(path, before), 0);
+	req_uid = req_gid = uid;
+	ck_assert_int_gt(call(op, node, a, alen, b, blen), 0);
+	ck_assert_int_eq(err_of(), 0);
+	req_uid = req_gid = 0;
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_msg((st.st_mode & 07777) == after, "op %u by %u: mode %o, expected %o", op, uid,
+		      st.st_mode & 07777, after);
+}
+
+/*
+ * HANDLE_KILLPRIV_V2: set-user/group-ID bits go on write, truncate and
+ * chown when the guest asks; on fallocate and copy_file_range (for which
+ * the guest sends nothing) the server decides as a local file system
+ * would: root keeps them, another user's call drops them. Whatever the
+ * thread's previous request left (CAP_FSETID out of its effective set).
+ */
 START_TEST(fs_killpriv)
 {
 	struct fuse_create_in c = { .flags = O_RDWR, .mode = S_IFREG | 0755 };
-	struct fuse_write_in w = { .size = 1 };
-	struct fuse_setattr_in sa;
+	struct fuse_write_in w = { .size = 1 }, wk = { .size = 1, .write_flags = FUSE_WRITE_KILL_SUIDGID };
+	struct fuse_setattr_in trunc = { .valid = FATTR_SIZE | FATTR_KILL_SUIDGID, .size = 0 };
+	struct fuse_setattr_in own = { .valid = FATTR_UID | FATTR_KILL_SUIDGID, .uid = 1000 };
+	struct fuse_fallocate_in fa = { .offset = 0, .length = 4096 };
+	struct fuse_copy_file_range_in cr = { .off_in = 0, .off_out = 8192, .len = 16 };
 	struct {
 		struct fuse_entry_out e;
 		struct fuse_open_out o;
 	} out;
 	char p[600];
-	struct stat st;
+	uint64_t n;
 
-	if (geteuid() != 0) { /* needs CAP_SETUID and more: CI runs as root */
-		fprintf(stderr, "fs_killpriv: not root, nothing checked\n");
-		return;
-	}
+	ROOT_ONLY();
 	up();
 	ck_assert(init_flags & FUSE_HANDLE_KILLPRIV_V2);
 	call(FUSE_CREATE, FUSE_ROOT_ID, &c, sizeof(c), "suid", 5);
 	ck_assert_int_eq(err_of(), 0);
 	memcpy(&out, payload(), sizeof(out));
+	n = out.e.nodeid;
+	w.fh = wk.fh = fa.fh = cr.fh_in = cr.fh_out = out.o.fh;
+	cr.nodeid_out = n;
 	path_of(p, sizeof(p), root, "suid");
 	ck_assert_int_eq(chown(p, 1000, 1000), 0);
-	/* A write by root (no kill flag) keeps the bits, as locally. */
-	ck_assert_int_eq(chmod(p, 06755), 0);
-	w.fh = out.o.fh;
-	ck_assert_int_gt(call(FUSE_WRITE, out.e.nodeid, &w, sizeof(w), "a", 1), 0);
-	ck_assert_int_eq(err_of(), 0);
-	ck_assert_int_eq(stat(p, &st), 0);
-	ck_assert_uint_eq(st.st_mode & 07777, 06755);
-	/* A write by an unprivileged guest process: both go. */
-	req_uid = req_gid = 1000;
-	w.write_flags = FUSE_WRITE_KILL_SUIDGID;
-	ck_assert_int_gt(call(FUSE_WRITE, out.e.nodeid, &w, sizeof(w), "b", 1), 0);
-	ck_assert_int_eq(err_of(), 0);
-	ck_assert_int_eq(stat(p, &st), 0);
-	ck_assert_uint_eq(st.st_mode & 07777, 0755);
-	/* truncate */
-	ck_assert_int_eq(chmod(p, 04755), 0);
-	sa = (struct fuse_setattr_in){ .valid = FATTR_SIZE | FATTR_KILL_SUIDGID, .size = 0 };
-	ck_assert_int_gt(call(FUSE_SETATTR, out.e.nodeid, &sa, sizeof(sa), NULL, 0), 0);
-	ck_assert_int_eq(err_of(), 0);
-	ck_assert_int_eq(stat(p, &st), 0);
-	ck_assert_uint_eq(st.st_mode & 07777, 0755);
-	/* chown */
-	ck_assert_int_eq(chmod(p, 04755), 0);
-	sa = (struct fuse_setattr_in){ .valid = FATTR_UID | FATTR_KILL_SUIDGID, .uid = 1000 };
-	ck_assert_int_gt(call(FUSE_SETATTR, out.e.nodeid, &sa, sizeof(sa), NULL, 0), 0);
-	ck_assert_int_eq(err_of(), 0);
-	ck_assert_int_eq(stat(p, &st), 0);
-	ck_assert_uint_eq(st.st_mode & 07777, 0755);
-	/*
-	 * fallocate and copy_file_range: with KILLPRIV_V2 the guest sends
-	 * nothing about the bits for them, so the server decides as a local file
-	 * system would: root keeps them (even right after a killing request on
-	 * the same thread), another user's call drops them.
-	 */
-	req_uid = req_gid = 0;
-	ck_assert_int_eq(chmod(p, 04755), 0);
-	{
-		struct fuse_fallocate_in fa = { .fh = out.o.fh, .offset = 0, .length = 4096 };
-		struct fuse_copy_file_range_in cr = { .fh_in = out.o.fh, .off_in = 0, .nodeid_out = out.e.nodeid,
-						      .fh_out = out.o.fh, .off_out = 8192, .len = 16 };
-
-		req_uid = req_gid = 1000;
-		w.write_flags = FUSE_WRITE_KILL_SUIDGID;
-		ck_assert_int_gt(call(FUSE_WRITE, out.e.nodeid, &w, sizeof(w), "d", 1), 0);
-		req_uid = req_gid = 0;
-		ck_assert_int_eq(chmod(p, 04755), 0);
-		ck_assert_int_gt(call(FUSE_FALLOCATE, out.e.nodeid, &fa, sizeof(fa), NULL, 0), 0);
-		ck_assert_int_eq(err_of(), 0);
-		ck_assert_int_eq(stat(p, &st), 0);
-		ck_assert_uint_eq(st.st_size, 4096);
-		ck_assert_uint_eq(st.st_mode & 07777, 04755);
-		req_uid = req_gid = 1000;
-		ck_assert_int_gt(call(FUSE_WRITE, out.e.nodeid, &w, sizeof(w), "e", 1), 0);
-		req_uid = req_gid = 0;
-		ck_assert_int_eq(chmod(p, 04755), 0);
-		ck_assert_int_gt(call(FUSE_COPY_FILE_RANGE, out.e.nodeid, &cr, sizeof(cr), NULL, 0), 0);
-		ck_assert_int_eq(err_of(), 0);
-		ck_assert_int_eq(stat(p, &st), 0);
-		ck_assert_uint_eq(st.st_size, 8192 + 16);
-		ck_assert_uint_eq(st.st_mode & 07777, 04755);
-		/* Another guest user: dropped by each, as locally (here after a root request). */
-		req_uid = req_gid = 1000;
-		fa.length = 16384;
-		ck_assert_int_gt(call(FUSE_FALLOCATE, out.e.nodeid, &fa, sizeof(fa), NULL, 0), 0);
-		ck_assert_int_eq(err_of(), 0);
-		ck_assert_int_eq(stat(p, &st), 0);
-		ck_assert_uint_eq(st.st_mode & 07777, 0755);
-		ck_assert_int_eq(chmod(p, 04755), 0);
-		cr.off_out = 100;
-		ck_assert_int_gt(call(FUSE_COPY_FILE_RANGE, out.e.nodeid, &cr, sizeof(cr), NULL, 0), 0);
-		ck_assert_int_eq(err_of(), 0);
-		ck_assert_int_eq(stat(p, &st), 0);
-		ck_assert_uint_eq(st.st_mode & 07777, 0755);
-		req_uid = req_gid = 0;
-	}
+	/* write: root without the kill flag keeps both, an unprivileged process's write drops both */
+	kill_step(p, 06755, 0, FUSE_WRITE, n, &w, sizeof(w), "a", 1, 06755);
+	kill_step(p, 06755, 1000, FUSE_WRITE, n, &wk, sizeof(wk), "b", 1, 0755);
+	/* truncate and chown with the kill flag */
+	kill_step(p, 04755, 1000, FUSE_SETATTR, n, &trunc, sizeof(trunc), NULL, 0, 0755);
+	kill_step(p, 04755, 1000, FUSE_SETATTR, n, &own, sizeof(own), NULL, 0, 0755);
+	/* fallocate and copy_file_range by root, each right after a killing write */
+	kill_step(p, 04755, 1000, FUSE_WRITE, n, &wk, sizeof(wk), "d", 1, 0755);
+	kill_step(p, 04755, 0, FUSE_FALLOCATE, n, &fa, sizeof(fa), NULL, 0, 04755);
+	kill_step(p, 04755, 1000, FUSE_WRITE, n, &wk, sizeof(wk), "e", 1, 0755);
+	kill_step(p, 04755, 0, FUSE_COPY_FILE_RANGE, n, &cr, sizeof(cr), NULL, 0, 04755);
+	/* ... and by another guest user, right after a root request */
+	fa.length = 16384;
+	kill_step(p, 04755, 1000, FUSE_FALLOCATE, n, &fa, sizeof(fa), NULL, 0, 0755);
+	cr.off_out = 100;
+	kill_step(p, 04755, 1000, FUSE_COPY_FILE_RANGE, n, &cr, sizeof(cr), NULL, 0, 0755);
 	/* A root write after them keeps the bits again (the thread got CAP_FSETID back). */
-	ck_assert_int_eq(chmod(p, 04755), 0);
-	w.write_flags = 0;
-	ck_assert_int_gt(call(FUSE_WRITE, out.e.nodeid, &w, sizeof(w), "c", 1), 0);
-	ck_assert_int_eq(stat(p, &st), 0);
-	ck_assert_uint_eq(st.st_mode & 07777, 04755);
+	kill_step(p, 04755, 0, FUSE_WRITE, n, &w, sizeof(w), "c", 1, 04755);
 	down();
 }
 END_TEST
