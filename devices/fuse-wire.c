@@ -478,12 +478,10 @@ static long op_init(struct fuse_req *r)
 	struct fuse_init_in ii;
 	struct fuse_init_out o;
 	size_t have = iov_cursor_left(&r->args);
-	uint64_t want = ATTR_FLAGS | OPS(r)->init_flags;
+	uint64_t want = ATTR_FLAGS | OPS(r)->init_flags, gflags, agreed;
 
 	memset(&ii, 0, sizeof(ii));
 	memset(&o, 0, sizeof(o));
-	uint64_t gflags, agreed;
-
 	/* Older guests send the 16-byte form (no flags2). */
 	if (!iov_read(&r->args, &ii, have < sizeof(ii) ? have : sizeof(ii)))
 		return reply_err(r, -EINVAL);
