@@ -47,11 +47,7 @@ struct fuse_ctx {
 /* Newer than some hosts' <linux/fuse.h> (7.38: the guest kernel has them). */
 #ifndef FUSE_CREATE_SUPP_GROUP
 #define FUSE_CREATE_SUPP_GROUP (1ULL << 34)
-#define FUSE_EXT_GROUPS 32
-struct fuse_supp_groups {
-	uint32_t nr_groups;
-	uint32_t groups[];
-};
+#define FUSE_EXT_GROUPS 32 /* body: u32 nr_groups, u32 groups[] */
 #endif
 
 enum fuse_cache { FUSE_CACHE_AUTO = 0, FUSE_CACHE_ALWAYS, FUSE_CACHE_NEVER };

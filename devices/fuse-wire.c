@@ -631,6 +631,7 @@ static long op_syncfs(struct fuse_req *r)
 #define MODIFIES 0x04  /* EROFS on a read-only share */
 #define XATTR_OP 0x08     /* ENOSYS unless the share serves extended attributes */
 #define NOREPLY 0x10   /* the guest expects no reply */
+#define CREATES 0x20   /* makes a node: FUSE_EXT_GROUPS counts (CREATE_SUPP_GROUP) */
 
 struct opdesc {
 	const char *name;
@@ -648,11 +649,11 @@ static const struct opdesc optab[FUSE_SYNCFS + 1] = {
 	OP(FUSE_SETATTR, "SETATTR", sizeof(struct fuse_setattr_in), sizeof(struct fuse_attr_out), NEEDS_NODE | MODIFIES,
 	   op_setattr),
 	OP(FUSE_READLINK, "READLINK", 0, 0, NEEDS_NODE, op_readlink),
-	OP(FUSE_SYMLINK, "SYMLINK", 0, sizeof(struct fuse_entry_out), NEEDS_NODE | NEEDS_DIR | MODIFIES, op_symlink),
-	OP(FUSE_MKNOD, "MKNOD", sizeof(struct fuse_mknod_in), sizeof(struct fuse_entry_out), NEEDS_NODE | NEEDS_DIR | MODIFIES,
-	   op_mknod),
-	OP(FUSE_MKDIR, "MKDIR", sizeof(struct fuse_mkdir_in), sizeof(struct fuse_entry_out), NEEDS_NODE | NEEDS_DIR | MODIFIES,
-	   op_mkdir),
+	OP(FUSE_SYMLINK, "SYMLINK", 0, sizeof(struct fuse_entry_out), NEEDS_NODE | NEEDS_DIR | MODIFIES | CREATES, op_symlink),
+	OP(FUSE_MKNOD, "MKNOD", sizeof(struct fuse_mknod_in), sizeof(struct fuse_entry_out),
+	   NEEDS_NODE | NEEDS_DIR | MODIFIES | CREATES, op_mknod),
+	OP(FUSE_MKDIR, "MKDIR", sizeof(struct fuse_mkdir_in), sizeof(struct fuse_entry_out),
+	   NEEDS_NODE | NEEDS_DIR | MODIFIES | CREATES, op_mkdir),
 	OP(FUSE_UNLINK, "UNLINK", 0, 0, NEEDS_NODE | NEEDS_DIR | MODIFIES, op_unlink),
 	OP(FUSE_RMDIR, "RMDIR", 0, 0, NEEDS_NODE | NEEDS_DIR | MODIFIES, op_unlink),
 	OP(FUSE_RENAME, "RENAME", sizeof(struct fuse_rename_in), 0, NEEDS_NODE | NEEDS_DIR | MODIFIES, op_rename),
@@ -676,7 +677,8 @@ static const struct opdesc optab[FUSE_SYNCFS + 1] = {
 	OP(FUSE_FSYNCDIR, "FSYNCDIR", sizeof(struct fuse_fsync_in), 0, 0, op_fsync),
 	OP(FUSE_ACCESS, "ACCESS", sizeof(struct fuse_access_in), 0, NEEDS_NODE, op_access),
 	OP(FUSE_CREATE, "CREATE", sizeof(struct fuse_create_in),
-	   sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out), NEEDS_NODE | NEEDS_DIR | MODIFIES, op_create),
+	   sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out), NEEDS_NODE | NEEDS_DIR | MODIFIES | CREATES,
+	   op_create),
 	OP(FUSE_INTERRUPT, "INTERRUPT", 0, 0, NOREPLY, op_interrupt),
 	OP(FUSE_DESTROY, "DESTROY", 0, 0, 0, op_destroy),
 	OP(FUSE_BATCH_FORGET, "BATCH_FORGET", sizeof(struct fuse_batch_forget_in), 0, NOREPLY, op_batch_forget),
@@ -787,10 +789,7 @@ long fuse_server_handle(struct fuse_server *s, const struct iovec *in, unsigned 
 		return reply_err(&r, -ENOSYS);
 	if (r.h.opcode != FUSE_INIT && !__atomic_load_n(&s->initialized, __ATOMIC_ACQUIRE))
 		return noreply ? 0 : reply_err(&r, -EIO);
-	if (ext && read_extensions(&tail, &r.ctx, (s->session.flags & FUSE_CREATE_SUPP_GROUP) &&
-						      (r.h.opcode == FUSE_CREATE || r.h.opcode == FUSE_MKNOD ||
-						       r.h.opcode == FUSE_MKDIR || r.h.opcode == FUSE_SYMLINK ||
-						       r.h.opcode == FUSE_TMPFILE)))
+	if (ext && read_extensions(&tail, &r.ctx, (s->session.flags & FUSE_CREATE_SUPP_GROUP) && (d->flags & CREATES)))
 		return noreply ? 0 : reply_err(&r, -EINVAL);
 	if (iov_cursor_left(&r.args) < d->argmin)
 		return noreply ? 0 : reply_err(&r, -EINVAL);
